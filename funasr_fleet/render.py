@@ -1,0 +1,177 @@
+"""
+Rendering: Settings -> the text of the files a host gets.
+
+Python decides every value (this module builds the template contexts); the Jinja
+templates in templates/ only lay them out. Each rendered file is parsed on the
+control node (YAML, JSON) before it can be uploaded, so a template that renders an
+invalid file fails here, naming the template, not on a host.
+"""
+
+import json
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from .catalog import BIN_DIR
+from .errors import DeployError
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+CONTAINER_PORT = 10095
+CONTAINER_MODELS_DIR = "/workspace/models"
+CONTAINER_HOTWORDS = "/workspace/resources/hotwords.txt"
+CONTAINER_SSL_DIR = "/workspace/ssl"
+SERVICE = "funasr"
+
+
+def render_template(name, context, templates_dir=TEMPLATES_DIR):
+    """Render ``templates/<name>`` with ``context`` (undefined names are errors).
+
+    + name: template file name, e.g. ``compose.yaml.j2``
+    + context: dict of values the template lays out
+    + templates_dir: where the templates are (default: the repository's templates/)
+    """
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    try:
+        return environment.get_template(name).render(**context)
+    except jinja2.TemplateError as error:
+        raise DeployError(f"template {templates_dir / name} failed to render: {error}") from error
+
+
+def server_command(settings):
+    """The server's command line (a list) for the host's profile, models, threads and TLS.
+
+    Model options get absolute paths under /workspace/models, which exist once the
+    models are seeded, so the server loads them locally and never tries to download.
+    """
+    profile = settings.profile
+    quantize = "true" if settings.funasr_quantize else "false"
+    command = [f"./{profile.binary}", "--download-model-dir", CONTAINER_MODELS_DIR]
+    for role, spec in sorted(settings.funasr_models.items()):
+        command += [profile.model_roles[role], f"{CONTAINER_MODELS_DIR}/{spec.dirname}"]
+    command += [
+        "--quantize", quantize,
+        "--vad-quant", quantize,
+        "--punc-quant", quantize,
+        "--listen-ip", "0.0.0.0",
+        "--port", str(CONTAINER_PORT),
+        "--io-thread-num", str(settings.funasr_io_threads),
+        "--decoder-thread-num", str(settings.funasr_decoder_threads),
+        "--model-thread-num", str(settings.funasr_model_threads),
+        "--hotword", CONTAINER_HOTWORDS,
+        "--fst-inc-wts", str(settings.funasr_fst_inc_wts),
+    ]
+    if settings.funasr_tls == "off":
+        command += ["--certfile", "", "--keyfile", ""]
+    else:
+        command += ["--certfile", f"{CONTAINER_SSL_DIR}/server.crt",
+                    "--keyfile", f"{CONTAINER_SSL_DIR}/server.key"]
+    return command
+
+
+def port_mapping(settings):
+    """``ADDRESS:PORT:10095`` for compose (IPv6 addresses in brackets)."""
+    address = settings.funasr_bind_address
+    if ":" in address:
+        address = f"[{address}]"
+    return f"{address}:{settings.funasr_port}:{CONTAINER_PORT}"
+
+
+def compose_context(settings, digests):
+    """Template context of compose.yaml.
+
+    + settings: the host's `Settings`
+    + digests: dict of input digests (``hotwords``, ``models``, ``tls``) written as labels,
+      so that a changed input changes the compose file and compose recreates the container
+    """
+    volumes = [
+        f"{settings.funasr_dir}/models:{CONTAINER_MODELS_DIR}:ro",
+        f"{settings.funasr_dir}/hotwords.txt:{CONTAINER_HOTWORDS}:ro",
+    ]
+    if settings.funasr_tls != "off":
+        volumes.append(f"{settings.funasr_dir}/ssl:{CONTAINER_SSL_DIR}:ro")
+    labels = {"io.funasr-fleet.version": settings.funasr_version,
+              "io.funasr-fleet.profile": settings.funasr_profile}
+    labels.update({f"io.funasr-fleet.{name}-sha256": digest
+                   for name, digest in sorted(digests.items())})
+    return {
+        "host": settings.host,
+        "project": settings.funasr_project,
+        "service": SERVICE,
+        "image": settings.image,
+        "restart_policy": settings.funasr_restart_policy,
+        "working_dir": BIN_DIR,
+        "command": server_command(settings),
+        "port_mapping": port_mapping(settings),
+        "volumes": volumes,
+        "labels": labels,
+        "memory_limit": settings.funasr_memory_limit,
+        "cpus": settings.funasr_cpus,
+        "log_max_size": settings.docker_log_max_size,
+        "log_max_file": settings.docker_log_max_file,
+    }
+
+
+def render_compose(settings, digests, templates_dir=TEMPLATES_DIR):
+    """Render compose.yaml and check it parses as YAML with the expected service.
+
+    **Example:**
+
+    .. code:: python
+
+        text = render_compose(settings, {"hotwords": sha256_text(hotwords_text)})
+    """
+    text = render_template("compose.yaml.j2", compose_context(settings, digests), templates_dir)
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise DeployError(
+            f"template {templates_dir / 'compose.yaml.j2'} rendered invalid YAML for "
+            f"{settings.host}: {error}",
+        ) from error
+    if not isinstance(parsed, dict) or SERVICE not in (parsed.get("services") or {}):
+        raise DeployError(
+            f"template {templates_dir / 'compose.yaml.j2'} rendered no services.{SERVICE} "
+            f"for {settings.host}",
+        )
+    return text
+
+
+def render_hotwords(settings, templates_dir=TEMPLATES_DIR):
+    """Render the merged hotwords as FunASR's hotword file (sorted ``phrase weight`` lines)."""
+    return render_template("hotwords.txt.j2",
+                           {"hotwords": sorted(settings.funasr_hotwords.items())}, templates_dir)
+
+
+def daemon_config(settings):
+    """The dict daemon.json holds: log rotation, data-root, registry mirrors."""
+    config = {
+        "log-driver": "json-file",
+        "log-opts": {"max-size": settings.docker_log_max_size,
+                     "max-file": str(settings.docker_log_max_file)},
+    }
+    if settings.docker_data_root:
+        config["data-root"] = settings.docker_data_root
+    if settings.docker_registry_mirrors:
+        config["registry-mirrors"] = list(settings.docker_registry_mirrors)
+    return config
+
+
+def render_daemon_json(settings, templates_dir=TEMPLATES_DIR):
+    """Render /etc/docker/daemon.json and check it parses as JSON."""
+    text = render_template("daemon.json.j2", {"daemon": daemon_config(settings)}, templates_dir)
+    try:
+        json.loads(text)
+    except ValueError as error:
+        raise DeployError(
+            f"template {templates_dir / 'daemon.json.j2'} rendered invalid JSON: {error}",
+        ) from error
+    return text

@@ -1,0 +1,428 @@
+"""
+Settings: the one validated, typed view of a host's data.
+
+Every knob is listed in `KNOBS` (its checker) and documented, with its default, in
+group_data/all.py. `load_settings` builds a host's `Settings` once; `check_inventory`
+builds them for every host and raises one `SettingsError` listing every problem,
+each naming the host, the key, the bad value, where it came from and the fix.
+deploy.py calls it before any operation, so one bad value on one host stops the
+run before any host is touched.
+"""
+
+import difflib
+import ipaddress
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyinfra.api.arguments import all_global_arguments
+from pyinfra.api.connectors import get_all_connectors
+
+from . import catalog, hotwords, modelset
+from .errors import SettingsError
+
+# --------------------------------------------------------------------------- checkers
+# Each checker takes the raw value and returns the typed value or raises
+# ValueError("<what is wrong>; <fix>").
+
+
+def _choice(*choices):
+    def check(value):
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(map(repr, choices))}")
+        return value
+
+    return check
+
+
+def _boolean(value):
+    if not isinstance(value, bool):
+        raise ValueError("must be True or False")
+    return value
+
+
+def _integer(low, high):
+    def check(value):
+        if isinstance(value, str) and value.strip().isdigit():  # --data gives strings
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"must be an integer from {low} to {high}")
+        return value
+
+    return check
+
+
+def _number(low, high):
+    def check(value):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number from {low} to {high}") from None
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ValueError(f"must be a number from {low} to {high}")
+        return number
+
+    return check
+
+
+def _text(pattern=r".*", hint="a string"):
+    regex = re.compile(pattern)
+
+    def check(value):
+        if not isinstance(value, str) or not regex.fullmatch(value):
+            raise ValueError(f"must be {hint}")
+        return value
+
+    return check
+
+
+def _absolute_path(value):
+    if not isinstance(value, str) or not value.startswith("/") or ".." in value.split("/"):
+        raise ValueError("must be an absolute path without '..', e.g. /opt/funasr")
+    return value.rstrip("/") or "/"
+
+
+def _local_path(value):
+    """A path on the control node; ``~`` expanded, relative paths from the current dir."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a path on the control node")
+    return str(Path(os.path.expanduser(value)).resolve())
+
+
+def _optional_local_file(value):
+    if value in ("", None):
+        return ""
+    path = _local_path(value)
+    if not Path(path).is_file():
+        raise ValueError(f"file {path} does not exist on the control node")
+    return path
+
+
+def _ip_address(value):
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("must be an IP address, e.g. 0.0.0.0 or 127.0.0.1") from None
+
+
+def _string_list(value):
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of strings")
+    return tuple(value)
+
+
+def _size(value):
+    if not isinstance(value, str) or not re.fullmatch(r"[1-9][0-9]*[kmg]", value):
+        raise ValueError("must be a size like '10m', '512k' or '6g'")
+    return value
+
+
+def _version(value):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9][0-9A-Za-z.+_-]*", value):
+        raise ValueError("must be an image version such as '0.1.13'")
+    return value
+
+
+def _env_var_name(value):
+    if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError("must be the NAME of an environment variable (the secret stays out of data)")
+    return value
+
+
+def _layers_passthrough(value):
+    return value
+
+
+# --------------------------------------------------------------------------- the schema
+
+KNOBS = {
+    # Docker Engine
+    "docker_source": _choice("distro", "docker-repo"),
+    "docker_repo_url": _text(r"https?://\S+", "an http(s) URL"),
+    "docker_repo_key_fingerprint": _text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"),
+    "docker_version": _text(r"[0-9A-Za-z.:~+_-]*", "a Debian package version or ''"),
+    "docker_data_root": _text(r"(/[^\s]*)?", "'' or an absolute path"),
+    "docker_log_max_size": _size,
+    "docker_log_max_file": _integer(1, 100),
+    "docker_registry_mirrors": _string_list,
+    # FunASR image
+    "funasr_profile": _choice(*catalog.PROFILES),
+    "funasr_version": _version,
+    "funasr_allow_unlisted_tag": _boolean,
+    "funasr_image_registry": _text(r"([\w.-]+(:[0-9]+)?)?", "a registry host[:port] or ''"),
+    "funasr_image_repository": _text(r"[a-z0-9]+([._/-][a-z0-9]+)*", "an image repository name"),
+    "funasr_image_delivery": _choice("pull", "tarball"),
+    "funasr_registry_username": _text(r"\S*", "a user name or ''"),
+    "funasr_registry_password_env": _env_var_name,
+    "funasr_image_cache_dir": _local_path,
+    # Service
+    "funasr_dir": _absolute_path,
+    "funasr_project": _text(r"[a-z0-9][a-z0-9_-]*", "a compose project name (lowercase)"),
+    "funasr_bind_address": _ip_address,
+    "funasr_port": _integer(1, 65535),
+    "funasr_io_threads": _integer(1, 256),
+    "funasr_decoder_threads": _integer(1, 256),
+    "funasr_model_threads": _integer(1, 256),
+    "funasr_quantize": _boolean,
+    "funasr_fst_inc_wts": _integer(0, 100),
+    "funasr_memory_limit": _size,
+    "funasr_cpus": _number(0, 1024),
+    "funasr_restart_policy": _choice("always", "unless-stopped", "on-failure"),
+    "funasr_tls": _choice("off", "files"),
+    "funasr_tls_cert": _optional_local_file,
+    "funasr_tls_key": _optional_local_file,
+    # Models and hotwords (layered: all < group < host < --data)
+    "funasr_models": _layers_passthrough,
+    "funasr_models_cache_dir": _local_path,
+    "funasr_hotwords": _layers_passthrough,
+    # Health gate
+    "funasr_probe_address": _text(r"\S*", "a host name or address, or '' for the SSH host"),
+    "funasr_probe_port": _integer(0, 65535),
+    "funasr_probe_timeout": _number(1, 600),
+    "funasr_start_timeout": _number(1, 3600),
+}
+
+LAYERED = ("funasr_models", "funasr_hotwords")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A host's validated settings; attribute names are the data keys (see group_data/all.py).
+
+    Derived values (`profile`, `image`, `models`, `hotwords`, ...) are computed here once,
+    so operations and templates never re-derive them.
+    """
+
+    host: str
+    docker_source: str
+    docker_repo_url: str
+    docker_repo_key_fingerprint: str
+    docker_version: str
+    docker_data_root: str
+    docker_log_max_size: str
+    docker_log_max_file: int
+    docker_registry_mirrors: tuple
+    funasr_profile: str
+    funasr_version: str
+    funasr_allow_unlisted_tag: bool
+    funasr_image_registry: str
+    funasr_image_repository: str
+    funasr_image_delivery: str
+    funasr_registry_username: str
+    funasr_registry_password_env: str
+    funasr_image_cache_dir: str
+    funasr_dir: str
+    funasr_project: str
+    funasr_bind_address: str
+    funasr_port: int
+    funasr_io_threads: int
+    funasr_decoder_threads: int
+    funasr_model_threads: int
+    funasr_quantize: bool
+    funasr_fst_inc_wts: int
+    funasr_memory_limit: str
+    funasr_cpus: float
+    funasr_restart_policy: str
+    funasr_tls: str
+    funasr_tls_cert: str
+    funasr_tls_key: str
+    funasr_models: dict
+    funasr_models_cache_dir: str
+    funasr_hotwords: dict
+    funasr_probe_address: str
+    funasr_probe_port: int
+    funasr_probe_timeout: float
+    funasr_start_timeout: float
+    ssh_hostname: str
+
+    @property
+    def profile(self):
+        return catalog.get_profile(self.funasr_profile)
+
+    @property
+    def image_tag(self):
+        return self.profile.tag(self.funasr_version)
+
+    @property
+    def image(self):
+        """Full image reference, e.g. ``registry.cn-hangzhou.aliyuncs.com/funasr_repo/funasr:TAG``."""
+        registry = f"{self.funasr_image_registry}/" if self.funasr_image_registry else ""
+        return f"{registry}{self.funasr_image_repository}:{self.image_tag}"
+
+    @property
+    def probe_url(self):
+        scheme = "wss" if self.funasr_tls != "off" else "ws"
+        address = self.funasr_probe_address or self.ssh_hostname
+        port = self.funasr_probe_port or self.funasr_port
+        return f"{scheme}://{address}:{port}"
+
+    @property
+    def registry_password(self):
+        """The registry password from the environment variable the data names ('' if none)."""
+        if not self.funasr_registry_password_env:
+            return ""
+        return os.environ.get(self.funasr_registry_password_env, "")
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class Problem:
+    host: str
+    key: str
+    value: object
+    source: str
+    message: str
+
+    def __str__(self):
+        shown = repr(self.value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return f"{self.host}: {self.key} = {shown} (from {self.source}): {self.message}"
+
+
+def data_layers(host):
+    """The host's data layers, lowest precedence first, as ``(source, dict)`` pairs.
+
+    + host: a pyinfra ``Host``
+
+    Sources read like ``group_data/all.py``, ``group cpu``, ``host lab-1``, ``--data``,
+    the names an operator looks for when a message points at a value.
+    """
+    inventory = host.inventory
+    layers = [("group_data/all.py", inventory.get_data())]
+    layers += [(f"group {group} (group_data/{group}.py or the inventory)",
+                inventory.get_group_data(group)) for group in host.groups]
+    layers.append((f"host {host.name} in the inventory", inventory.get_host_data(host.name)))
+    layers.append(("--data on the command line", inventory.get_override_data()))
+    return layers
+
+
+def load_settings(host):
+    """Build and return the host's `Settings`; raise `SettingsError` listing every problem.
+
+    + host: a pyinfra ``Host`` (in deploy.py: ``from pyinfra import host``)
+
+    **Example:**
+
+    .. code:: python
+
+        settings = load_settings(host)
+        settings.image  # 'registry.cn-hangzhou.aliyuncs.com/funasr_repo/funasr:funasr-runtime-sdk-online-cpu-0.1.13'
+    """
+    settings, problems = _build(host)
+    if problems:
+        raise SettingsError(_report(problems))
+    return settings
+
+
+def check_inventory(inventory):
+    """Validate every host of ``inventory``; raise one `SettingsError` listing all problems."""
+    problems = []
+    for host in inventory:
+        problems += _build(host)[1]
+    if problems:
+        raise SettingsError(_report(problems))
+
+
+def _report(problems):
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return (
+        f"invalid host data, nothing was changed on any host ({len(problems)} problem"
+        f"{'s' if len(problems) != 1 else ''}):\n{lines}"
+    )
+
+
+def _build(host):
+    layers = data_layers(host)
+    problems = _unknown_keys(host.name, layers)
+    values = {}
+    for key, check in KNOBS.items():
+        source, raw = _winning_value(layers, key)
+        if source is None:
+            problems.append(Problem(host.name, key, None, "nowhere",
+                                    "missing; group_data/all.py defines every knob: run pyinfra "
+                                    "from the repository root so it is loaded"))
+            continue
+        try:
+            values[key] = check(raw)
+        except ValueError as error:
+            problems.append(Problem(host.name, key, raw, source, f"{error}"))
+    problems += _derive(host, layers, values)
+    if problems:
+        return None, problems
+    return Settings(host=host.name, ssh_hostname=host.data.get("ssh_hostname") or host.name,
+                    **values), []
+
+
+def _derive(host, layers, values):
+    """Cross-key checks and layered merges; fills values in place, returns problems."""
+    problems = []
+
+    def problem(key, message):
+        source, raw = _winning_value(layers, key)
+        problems.append(Problem(host.name, key, raw, source, message))
+
+    if not {"funasr_profile", "funasr_version", "funasr_allow_unlisted_tag", "funasr_tls",
+            "funasr_tls_cert", "funasr_tls_key", "funasr_registry_password_env"} <= set(values):
+        return problems  # already reported; cross-checks need valid inputs
+    profile = catalog.get_profile(values["funasr_profile"])
+    if values["funasr_version"] not in profile.versions and not values["funasr_allow_unlisted_tag"]:
+        problem("funasr_version",
+                f"image tag {profile.tag(values['funasr_version'])!r} is not a known "
+                f"{profile.name} image (known versions: {', '.join(profile.versions)}); use a "
+                "listed version, or set funasr_allow_unlisted_tag = True if you built or "
+                "mirrored this tag yourself")
+    try:
+        merged = modelset.merge_layers(_layer_values(layers, "funasr_models"))
+        values["funasr_models"] = modelset.check_model_set(profile, merged.get(profile.name, {}))
+    except ValueError as error:
+        problem("funasr_models", f"{error}")
+    try:
+        values["funasr_hotwords"] = hotwords.merge_layers(
+            [hotwords.check_layer(layer) for layer in _layer_values(layers, "funasr_hotwords")])
+    except ValueError as error:
+        problem("funasr_hotwords", f"{error}")
+    if values["funasr_tls"] == "files" and not (values["funasr_tls_cert"] and values["funasr_tls_key"]):
+        problem("funasr_tls", "is 'files' but funasr_tls_cert or funasr_tls_key is empty; set both "
+                "to the certificate and key files on the control node, or set funasr_tls = 'off'")
+    if values["funasr_registry_password_env"] and not os.environ.get(values["funasr_registry_password_env"]):
+        problem("funasr_registry_password_env",
+                f"environment variable {values['funasr_registry_password_env']} is not set; "
+                "export it before running pyinfra")
+    return problems
+
+
+def _layer_values(layers, key):
+    return [layer[key] for _, layer in layers if key in layer]
+
+
+def _winning_value(layers, key):
+    for source, layer in reversed(layers):
+        if key in layer:
+            return source, layer[key]
+    return None, None
+
+
+def _pyinfra_keys():
+    keys = {name for name, _ in all_global_arguments()}
+    for connector in get_all_connectors().values():
+        keys.update(getattr(connector, "data_meta", {}))
+    return keys
+
+
+def _unknown_keys(hostname, layers):
+    known = set(KNOBS) | _pyinfra_keys()
+    problems = []
+    for source, layer in layers:
+        for key in layer:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1)
+            fix = f"did you mean {close[0]!r}?" if close else "see group_data/all.py for every knob"
+            problems.append(Problem(hostname, key, layer[key], source,
+                                    f"unknown key; {fix} (remove or rename it)"))
+    return problems
+

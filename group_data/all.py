@@ -1,0 +1,118 @@
+# funasr-fleet: every knob, with its default. The one place to look them up.
+#
+# Layers, lowest precedence first: this file < group_data/<group>.py (and group data in
+# the inventory) < host data in the inventory < `--data key=value` on the command line.
+# funasr_hotwords and funasr_models merge across layers entry by entry; every other
+# knob is replaced whole by a higher layer. Keys not listed here are rejected (typos
+# do not pass silently). Validation: funasr_fleet/settings.py (KNOBS).
+
+# ---------------------------------------------------------------- Docker Engine
+# Where Docker Engine comes from: "distro" (docker.io + docker-compose v2 from the
+# distribution; Debian 13 / Ubuntu 24.04 and newer) or "docker-repo" (Docker's apt repo:
+# docker-ce, docker-ce-cli, containerd.io, docker-buildx-plugin, docker-compose-plugin).
+docker_source = "distro"
+# Docker's apt repo (docker-repo only); "/debian" or "/ubuntu" is appended. Point it at a mirror if you have one.
+docker_repo_url = "https://download.docker.com/linux"
+# Fingerprint the repo's signing key must have (Docker's published release key).
+docker_repo_key_fingerprint = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+# Pin the Docker package version ("" = the newest the source has), e.g. "5:27.3.1-1~debian.12~bookworm".
+docker_version = ""
+# Docker's data-root in /etc/docker/daemon.json ("" = Docker's default /var/lib/docker).
+docker_data_root = ""
+# Log rotation for every container (daemon.json log-opts and the FunASR service).
+docker_log_max_size = "20m"
+docker_log_max_file = 5
+# Registry mirrors for daemon.json, e.g. ["https://mirror.example.com"].
+docker_registry_mirrors = []
+
+# ---------------------------------------------------------------- FunASR image
+# Service profile: "2pass" (realtime + final pass, online CPU image) or "offline"
+# (file transcription CPU image; the only profile that accepts a language model).
+funasr_profile = "2pass"
+# Image version within the profile's tag family (2pass: 0.1.x, offline: 0.4.x).
+# Staged upgrade: pyinfra inventory/prod.py deploy.py --data funasr_version=0.1.13
+funasr_version = "0.1.13"
+# Allow a version the catalog (funasr_fleet/catalog.py) does not list, e.g. one you built yourself.
+funasr_allow_unlisted_tag = False
+# Registry host and repository of the image; full reference is REGISTRY/REPOSITORY:TAG.
+# To use a registry mirror, put the mirror's host here.
+funasr_image_registry = "registry.cn-hangzhou.aliyuncs.com"
+funasr_image_repository = "funasr_repo/funasr"
+# How the image reaches hosts: "pull" (each host pulls from the registry) or "tarball"
+# (air-gapped: saved once on the control node with `docker save`, streamed to each host,
+# loaded only when that image ID is missing there).
+funasr_image_delivery = "pull"
+# Registry login for "pull" ("" = anonymous). The password is read from the environment
+# variable named here, never from data files; it never appears in output.
+funasr_registry_username = ""
+funasr_registry_password_env = ""
+# Control-node cache for image tarballs ("tarball" delivery).
+funasr_image_cache_dir = "~/.cache/funasr-fleet/images"
+
+# ---------------------------------------------------------------- Service
+# Directory on each host: compose.yaml, hotwords.txt, models/, ssl/.
+funasr_dir = "/opt/funasr"
+# Compose project name (container names derive from it).
+funasr_project = "funasr"
+# Address and port the service is published on, on each host.
+funasr_bind_address = "0.0.0.0"
+funasr_port = 10095
+# Server thread counts (--io-thread-num, --decoder-thread-num, --model-thread-num).
+funasr_io_threads = 2
+funasr_decoder_threads = 8
+funasr_model_threads = 1
+# Load model_quant.onnx (True) or model.onnx (False).
+funasr_quantize = True
+# Hotword incremental bias for the FST (--fst-inc-wts).
+funasr_fst_inc_wts = 20
+# Container limits: memory (size) and CPUs (0 = no limit). A 2pass CPU server wants ~4 GB.
+funasr_memory_limit = "6g"
+funasr_cpus = 0
+# Restart policy of the container.
+funasr_restart_policy = "unless-stopped"
+# TLS: "off" (plain ws) or "files" (wss with your certificate and key; the key is
+# uploaded with mode 0600 and the probe pins the certificate).
+funasr_tls = "off"
+# Certificate and key files on the control node (funasr_tls = "files").
+funasr_tls_cert = ""
+funasr_tls_key = ""
+
+# ---------------------------------------------------------------- Models
+# Model per role and profile: ModelScope id and a pinned revision. Merged across layers
+# role by role; a role set to None is removed (e.g. {"2pass": {"itn": None}}).
+funasr_models = {
+    "2pass": {
+        "asr": {"id": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+                "revision": "v2.0.4"},
+        "online_asr": {"id": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online-onnx",
+                       "revision": "v2.0.4"},
+        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
+        "punc": {"id": "iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727-onnx",
+                 "revision": "v2.0.4"},
+        "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
+    },
+    "offline": {
+        "asr": {"id": "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+                "revision": "v2.0.4"},
+        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
+        "punc": {"id": "iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx",
+                 "revision": "v2.0.4"},
+        "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
+    },
+}
+# Control-node model cache: one directory per model id, each with its manifest.
+funasr_models_cache_dir = "~/.cache/funasr-fleet/models"
+
+# ---------------------------------------------------------------- Hotwords
+# Phrase -> weight (integer 1-100). Merged across layers phrase by phrase; None removes
+# a phrase a lower layer added. A change restarts only the servers whose file changed.
+funasr_hotwords = {}
+
+# ---------------------------------------------------------------- Health gate
+# Where the control node reaches the service for the probe ("" / 0 = SSH host and funasr_port).
+funasr_probe_address = ""
+funasr_probe_port = 0
+# Seconds one probe may wait for the final result after end of input.
+funasr_probe_timeout = 30
+# Seconds a (re)started server may take to load models and pass the probe.
+funasr_start_timeout = 300

@@ -1,0 +1,11 @@
+# The local lab (python -m funasr_fleet.lab up): stand-ins for what is unreachable here.
+# The FunASR image is the lab's stand-in (funasr_fleet/lab/standin), delivered air-gapped
+# from the control node's Docker engine. Cache paths (images, models) point into the lab
+# directory: inventory/lab.py sets them.
+funasr_image_registry = ""
+funasr_image_repository = "funasr-fleet-lab/funasr-standin"
+funasr_image_delivery = "tarball"
+# Lab hosts are 2-core containers: keep the server small.
+funasr_memory_limit = "1g"
+funasr_start_timeout = 60
+funasr_hotwords = {"阿里巴巴": 20, "语音识别": 15}

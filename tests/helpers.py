@@ -1,0 +1,59 @@
+"""Shared test helpers: inventories built from the repository's group_data."""
+
+import runpy
+from pathlib import Path
+
+from pyinfra.api import Inventory
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def group_data(name):
+    """The data of group_data/<name>.py, as pyinfra loads it."""
+    data = runpy.run_path(str(REPO / "group_data" / f"{name}.py"))
+    return {key: value for key, value in data.items() if not key.startswith("__")}
+
+
+def make_inventory(hosts, groups=None, all_data=None, override=None):
+    """An Inventory: ``hosts`` is a list of (name, data); ``groups`` maps name -> (names, data).
+
+    all data defaults to group_data/all.py, like the CLI loads it.
+    """
+    groups = groups or {}
+    return Inventory((hosts, all_data if all_data is not None else group_data("all")),
+                     override_data=override or {}, **groups)
+
+
+class FakeHost:
+    """Stands in for pyinfra's host inside an operation: facts are given, calls recorded."""
+
+    def __init__(self, facts, executing=True):
+        self.facts = facts
+        self.fact_calls = []
+        self.state = type("FakeState", (), {"is_executing": executing})()
+        self.logs = []
+
+    def get_fact(self, cls, **kwargs):
+        self.fact_calls.append((cls.__name__, kwargs))
+        return self.facts[cls.__name__]
+
+    def log(self, message):
+        self.logs.append(message)
+
+
+def run_operation(op, facts, **kwargs):
+    """Run an operation's generator against a FakeHost; returns (commands as text, host)."""
+    from pyinfra.context import ctx_host
+
+    fake = FakeHost(facts)
+    with ctx_host.use(fake):
+        commands = list(op._inner(**kwargs))
+    return [_describe(command) for command in commands], fake
+
+
+def _describe(command):
+    from pyinfra.api import StringCommand
+
+    if isinstance(command, StringCommand):
+        return command.get_raw_value()
+    return repr(command)

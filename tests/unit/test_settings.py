@@ -1,0 +1,137 @@
+"""Validation: one typed view per host; every problem names host, key, value, source, fix."""
+
+import dataclasses
+
+import pytest
+
+from funasr_fleet import settings as settings_module
+from funasr_fleet.errors import SettingsError
+from funasr_fleet.settings import KNOBS, Settings, check_inventory, load_settings
+from helpers import group_data, make_inventory
+
+
+def cpu_inventory(host_data=None, cpu_data=None, override=None):
+    return make_inventory(
+        [("h1", host_data or {}), ("h2", {})],
+        groups={"cpu": (["h1", "h2"], cpu_data if cpu_data is not None else group_data("cpu"))},
+        override=override,
+    )
+
+
+def problems_of(inventory):
+    with pytest.raises(SettingsError) as caught:
+        check_inventory(inventory)
+    return str(caught.value)
+
+
+def test_defaults_validate_and_derive_the_image():
+    settings = load_settings(cpu_inventory().get_host("h1"))
+    assert settings.image == ("registry.cn-hangzhou.aliyuncs.com/funasr_repo/funasr:"
+                              "funasr-runtime-sdk-online-cpu-0.1.13")
+    assert settings.probe_url == "ws://h1:10095"
+    assert set(settings.funasr_models) == {"asr", "online_asr", "vad", "punc", "itn"}
+
+
+def test_every_knob_is_in_all_py_and_in_settings():
+    all_keys = set(group_data("all"))
+    fields = {f.name for f in dataclasses.fields(Settings)} - {"host", "ssh_hostname"}
+    assert set(KNOBS) == all_keys == fields
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("funasr_port", 70000, "funasr_port = 70000 (from host h1 in the inventory): must be an integer from 1 to 65535"),
+    ("funasr_hotwords", {"阿里巴巴": "high"}, "weight 'high'; weights are integers 1-100"),
+    ("funasr_version", "", "funasr_version = '' (from host h1 in the inventory): must be an image version"),
+    ("funasr_version", "9.9.9", "is not a known 2pass image"),
+    ("funasr_bind_address", "localhost", "must be an IP address"),
+    ("funasr_tls", "files", "funasr_tls_cert or funasr_tls_key is empty"),
+    ("docker_source", "snap", "must be one of 'distro', 'docker-repo'"),
+    ("funasr_registry_password_env", "FUNASR_FLEET_TEST_UNSET_VAR", "is not set; export it"),
+])
+def test_bad_values_name_host_key_value_and_fix(key, value, expected):
+    message = problems_of(cpu_inventory(host_data={key: value}))
+    assert "nothing was changed on any host" in message
+    assert f"h1: {key} = " in message
+    assert expected in message
+
+
+def test_unknown_key_in_group_data_suggests_the_knob():
+    message = problems_of(cpu_inventory(cpu_data={**group_data("cpu"), "funasr_prot": 1}))
+    assert "h1: funasr_prot = 1 (from group cpu" in message
+    assert "unknown key; did you mean 'funasr_port'?" in message
+
+
+def test_lm_model_with_2pass_profile_is_refused():
+    lm = {"2pass": {"lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"}}}
+    message = problems_of(cpu_inventory(host_data={"funasr_models": lm}))
+    assert "funasr_models" in message
+    assert "has no --lm-dir" in message and "set funasr_profile = 'offline'" in message
+
+
+def test_lm_model_is_accepted_by_offline_profile():
+    lm = {"offline": {"lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"}}}
+    inventory = cpu_inventory(host_data={"funasr_models": lm, "funasr_profile": "offline",
+                                         "funasr_version": "0.4.7"})
+    assert "lm" in load_settings(inventory.get_host("h1")).funasr_models
+
+
+def test_one_bad_host_stops_the_whole_inventory_and_all_problems_are_listed():
+    inventory = make_inventory([("good", {}), ("bad", {"funasr_port": 0, "funasr_cpus": "x"})])
+    message = problems_of(inventory)
+    assert "(2 problems)" in message
+    assert "bad: funasr_port" in message and "bad: funasr_cpus" in message
+    assert "good:" not in message
+
+
+def test_missing_knob_explains_group_data_was_not_loaded():
+    message = problems_of(make_inventory([("h1", {})], all_data={}))
+    assert "funasr_port = None (from nowhere): missing; group_data/all.py defines every knob" in message
+
+
+def test_layers_precedence_override_beats_host_beats_group_beats_all():
+    inventory = cpu_inventory(host_data={"funasr_port": 10100}, cpu_data={"funasr_port": 10200},
+                              override={"funasr_io_threads": "4"})
+    settings = load_settings(inventory.get_host("h1"))
+    assert settings.funasr_port == 10100
+    assert load_settings(inventory.get_host("h2")).funasr_port == 10200
+    assert settings.funasr_io_threads == 4  # --data strings are converted
+
+
+def test_hotwords_merge_across_layers_and_none_removes():
+    inventory = make_inventory(
+        [("h1", {"funasr_hotwords": {"小智": 30, "阿里巴巴": None}})],
+        groups={"cpu": (["h1"], {"funasr_hotwords": {"阿里巴巴": 20, "语音 识别": 10}})},
+    )
+    assert load_settings(inventory.get_host("h1")).funasr_hotwords == {"语音 识别": 10, "小智": 30}
+
+
+def test_models_merge_role_by_role_and_none_removes_a_role():
+    inventory = make_inventory([("h1", {"funasr_models": {"2pass": {
+        "itn": None, "vad": {"id": "iic/other_vad", "revision": "v9"}}}})])
+    models = load_settings(inventory.get_host("h1")).funasr_models
+    assert "itn" not in models and models["vad"].id == "iic/other_vad"
+    assert models["asr"].id.startswith("iic/speech_paraformer-large")
+
+
+def test_unpinned_model_revision_is_refused():
+    message = problems_of(make_inventory([("h1", {"funasr_models": {"2pass": {
+        "vad": {"id": "iic/x", "revision": "master"}}}})]))
+    assert "pin a tag or commit" in message
+
+
+def test_unlisted_tag_needs_the_allow_flag():
+    inventory = make_inventory([("h1", {"funasr_version": "0.1.99", "funasr_allow_unlisted_tag": True})])
+    assert load_settings(inventory.get_host("h1")).image_tag == "funasr-runtime-sdk-online-cpu-0.1.99"
+
+
+def test_pyinfra_connection_keys_are_not_unknown():
+    inventory = make_inventory([("h1", {"ssh_port": 2222, "ssh_user": "root", "_sudo": True})])
+    assert load_settings(inventory.get_host("h1")).ssh_hostname == "h1"
+
+
+def test_registry_password_comes_from_the_named_environment_variable(monkeypatch):
+    monkeypatch.setenv("FUNASR_FLEET_TEST_PASSWORD", "s3cret")
+    inventory = make_inventory([("h1", {"funasr_registry_password_env": "FUNASR_FLEET_TEST_PASSWORD",
+                                        "funasr_registry_username": "bot"})])
+    assert load_settings(inventory.get_host("h1")).registry_password == "s3cret"
+    assert "s3cret" not in repr(settings_module.data_layers(inventory.get_host("h1")))
