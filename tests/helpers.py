@@ -54,6 +54,8 @@ def run_operation(op, facts, **kwargs):
 def _describe(command):
     from pyinfra.api import StringCommand
 
+    if isinstance(command, str):
+        return command
     if isinstance(command, StringCommand):
         return command.get_raw_value()
     return repr(command)

@@ -1,0 +1,31 @@
+"""
+funasr-fleet's commands besides the deploy itself (which is plain pyinfra).
+
+    python -m funasr_fleet probe ws[s]://HOST:PORT [--json]
+    python -m funasr_fleet status INVENTORY [--json]
+"""
+
+import sys
+
+COMMANDS = {
+    "probe": ("funasr_fleet.probe", "probe one server with real speech"),
+    "status": ("funasr_fleet.fleet", "probe every host of an inventory, print a table"),
+}
+
+
+def usage():
+    lines = [f"  {name:8} {summary}" for name, (_, summary) in COMMANDS.items()]
+    return "usage: python -m funasr_fleet COMMAND ...\n\ncommands:\n" + "\n".join(lines)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print(usage(), file=sys.stderr)
+        return 2
+    module = __import__(COMMANDS[argv[0]][0], fromlist=["main"])
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

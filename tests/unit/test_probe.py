@@ -1,0 +1,214 @@
+"""
+The probe against the lab's FunASR stand-in, run locally on 127.0.0.1: real protocol,
+real sockets, no Docker. Also the stand-in's own contract (model check, flags, hotwords).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from funasr_fleet.probe import TlsPolicy, certificate_sha256, probe, wait_until_healthy
+
+STANDIN = Path(__file__).resolve().parents[2] / "funasr_fleet" / "lab" / "standin" / "funasr_standin.py"
+MODEL_FILES = {"asr": "model_quant.onnx", "online": "model_quant.onnx", "vad": "model_quant.onnx",
+               "punc": "model_quant.onnx"}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def models(tmp_path):
+    for name, filename in MODEL_FILES.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / filename).write_bytes(b"stand-in")
+    (tmp_path / "itn").mkdir()
+    for filename in ("zh_itn_tagger.fst", "zh_itn_verbalizer.fst"):
+        (tmp_path / "itn" / filename).write_bytes(b"stand-in")
+    (tmp_path / "hotwords.txt").write_text("阿里巴巴 20\n小智 同学 30\n", encoding="utf-8")
+    return tmp_path
+
+
+class Server:
+    def __init__(self, process, port, scheme="ws"):
+        self.process, self.port = process, port
+        self.url = f"{scheme}://127.0.0.1:{port}"
+
+    def log(self):
+        self.process.terminate()
+        return self.process.communicate(timeout=5)[1]
+
+
+def start(models, kind="2pass", load="0.2", extra=(), model_args=None, scheme="ws", env=None):
+    port = free_port()
+    if model_args is None:
+        model_args = ["--model-dir", models / "asr", "--vad-dir", models / "vad",
+                      "--punc-dir", models / "punc", "--itn-dir", models / "itn"]
+        if kind == "2pass":
+            model_args += ["--online-model-dir", models / "online"]
+    command = [sys.executable, STANDIN, "--port", str(port), "--listen-ip", "127.0.0.1",
+               "--hotword", models / "hotwords.txt", *model_args, *extra]
+    if scheme == "ws":
+        command += ["--certfile", "", "--keyfile", ""]
+    process = subprocess.Popen([str(part) for part in command], stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "FUNASR_STANDIN_KIND": kind,
+                                    "FUNASR_STANDIN_LOAD_SECONDS": load, **(env or {})})
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return Server(process, port, scheme)
+
+
+@pytest.fixture
+def servers():
+    started = []
+    yield started
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
+def test_healthy_2pass_server_returns_a_final_result(models, servers):
+    server = start(models)
+    servers.append(server)
+    result = wait_until_healthy(server.url, mode="2pass", tls=TlsPolicy(), start_timeout=10,
+                                probe_timeout=5, interval=0.2)
+    assert result.ok, result
+    assert result.stage == "done" and "s of speech" in result.text
+    assert any(m["mode"] == "2pass-online" for m in result.messages)
+    assert result.latency_s < 2
+
+
+def test_offline_server_answers_once_with_is_final_false(models, servers):
+    server = start(models, kind="offline")
+    servers.append(server)
+    result = wait_until_healthy(server.url, mode="offline", tls=TlsPolicy(), start_timeout=10,
+                                probe_timeout=5, interval=0.2)
+    assert result.ok, result
+    assert result.messages[-1]["mode"] == "offline" and result.messages[-1]["is_final"] is False
+
+
+def write_wav(path, samples):
+    import array
+    import wave
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(16000)
+        out.writeframes(array.array("h", samples).tobytes())
+
+
+@pytest.mark.parametrize("signal", ["silence", "tone"])
+def test_no_speech_gets_no_answer_and_the_probe_fails_in_time(models, servers, tmp_path, signal):
+    import math
+
+    samples = ([0] * 32000 if signal == "silence" else
+               [int(8000 * math.sin(2 * math.pi * 440 * i / 16000)) for i in range(32000)])
+    write_wav(tmp_path / "x.wav", samples)
+    server = start(models, load="0")
+    servers.append(server)
+    time.sleep(0.3)
+    started = time.monotonic()
+    result = probe(server.url, timeout=1.0, sample=tmp_path / "x.wav")
+    assert not result.ok and result.stage == "result"
+    assert "no final result within 1.0s" in result.error
+    assert time.monotonic() - started < 3
+
+
+def test_handshake_hangs_while_models_load(models, servers):
+    server = start(models, load="30")
+    servers.append(server)
+    result = probe(server.url, connect_timeout=0.5)
+    assert not result.ok and result.stage == "handshake"
+    assert "handshake got no answer within 0.5s" in result.error
+
+
+def test_nothing_listening_fails_at_tcp():
+    result = probe(f"ws://127.0.0.1:{free_port()}", connect_timeout=0.5)
+    assert not result.ok and result.stage == "tcp"
+
+
+def test_missing_model_file_stops_the_server_with_255(models, servers):
+    (models / "vad" / "model_quant.onnx").unlink()
+    server = start(models)
+    servers.append(server)
+    assert server.process.wait(timeout=5) == 255
+    assert f"{models / 'vad' / 'model_quant.onnx'} do not exists." in server.process.stderr.read()
+
+
+def test_model_id_without_local_files_is_not_downloaded_and_fails(models, servers):
+    server = start(models, model_args=["--download-model-dir", str(models / "dl")], kind="offline")
+    servers.append(server)
+    assert server.process.wait(timeout=5) == 255
+    log = server.process.stderr.read()
+    assert "Download model: damo/speech_fsmn_vad_zh-cn-16k-common-onnx from modelscope" in log
+
+
+def test_lm_dir_is_not_an_option_of_the_2pass_server(models, servers):
+    server = start(models, extra=["--lm-dir", str(models / "asr")])
+    servers.append(server)
+    assert server.process.wait(timeout=5) == 1
+    assert "PARSE ERROR: Argument: --lm-dir" in server.process.stderr.read()
+
+
+def test_hotwords_are_loaded_once_and_logged(models, servers):
+    server = start(models)
+    servers.append(server)
+    result = wait_until_healthy(server.url, mode="2pass", tls=TlsPolicy(), start_timeout=10,
+                                probe_timeout=5, interval=0.2)
+    assert "hotwords: 小智 同学, 阿里巴巴" in result.text
+    log = server.log()
+    assert "hotword: 阿里巴巴 20" in log and "hotword: 小智 同学 30" in log
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def test_wss_certificate_checks(models, servers, certificate, tmp_path):
+    cert, key = certificate
+    server = start(models, scheme="wss", extra=["--certfile", cert, "--keyfile", key])
+    servers.append(server)
+    healthy = wait_until_healthy(server.url, mode="2pass", tls=TlsPolicy(verify=False),
+                                 start_timeout=10, probe_timeout=5, interval=0.2)
+    assert healthy.ok, healthy
+    default = probe(server.url)
+    assert not default.ok and default.stage == "handshake" and "CERTIFICATE_VERIFY_FAILED" in default.error
+    assert probe(server.url, tls=TlsPolicy(pin_sha256=certificate_sha256(cert))).ok
+    wrong = probe(server.url, tls=TlsPolicy(pin_sha256="00" * 32))
+    assert not wrong.ok and wrong.stage == "tls-pin"
+    assert probe(server.url, tls=TlsPolicy(cafile=str(cert))).ok
+
+
+def test_cli_json_and_exit_codes(models, servers):
+    server = start(models)
+    servers.append(server)
+    wait_until_healthy(server.url, mode="2pass", tls=TlsPolicy(), start_timeout=10,
+                       probe_timeout=5, interval=0.2)
+    ok = subprocess.run([sys.executable, "-m", "funasr_fleet", "probe", server.url, "--json"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True
+    bad = subprocess.run([sys.executable, "-m", "funasr_fleet", "probe",
+                          f"ws://127.0.0.1:{free_port()}", "--connect-timeout", "0.5"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "UNHEALTHY" in bad.stderr and "tcp" in bad.stderr
+    usage = subprocess.run([sys.executable, "-m", "funasr_fleet", "nope"], capture_output=True, text=True)
+    assert usage.returncode == 2
