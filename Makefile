@@ -1,0 +1,45 @@
+# funasr-fleet: every target uses the virtualenv .venv at the repository root.
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv test unit lab-test demo lab-up lab-down lab-status bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# The tests: unit tests, then the lab (converge, idempotence, verify) on 3 hosts.
+test: venv
+	$(PYTHON) -m pytest tests -v -ra
+
+unit: venv
+	$(PYTHON) -m pytest tests/unit -q
+
+lab-test: venv
+	$(PYTHON) -m pytest tests/lab -v -ra
+
+# Lab up, deploy, probe table.
+demo: venv
+	$(PYTHON) -m funasr_fleet.lab up --hosts 3
+	$(VENV)/bin/pyinfra -y inventory/lab.py deploy.py
+	$(PYTHON) -m funasr_fleet.lab status
+
+lab-up: venv
+	$(PYTHON) -m funasr_fleet.lab up --hosts 3
+
+lab-down: venv
+	$(PYTHON) -m funasr_fleet.lab down
+
+lab-status: venv
+	$(PYTHON) -m funasr_fleet.lab status
+
+bench: venv
+	$(PYTHON) bench/noop_converge.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

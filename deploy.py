@@ -1,0 +1,29 @@
+"""
+Converge a FunASR fleet: Docker Engine, the FunASR service, then a health gate.
+
+    pyinfra -y inventory/prod.py deploy.py                              # converge
+    pyinfra -y inventory/prod.py deploy.py --data funasr_version=0.1.13 # new image version
+
+Every host's data is validated first (funasr_fleet/settings.py): one bad value on
+one host stops the run before any host is changed. Knobs: group_data/all.py.
+"""
+
+from pyinfra import host, inventory
+
+from funasr_fleet.deploys import funasr_service, health_gate, install_docker
+from funasr_fleet.images import prepare_tarball
+from funasr_fleet.models import load_cached_model
+from funasr_fleet.settings import check_inventory, load_settings
+
+check_inventory(inventory)
+settings = load_settings(host)
+
+# Control-node inputs, prepared once and checked before any host is touched.
+delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
+            if settings.funasr_image_delivery == "tarball" else None)
+cached_models = [load_cached_model(settings.funasr_models_cache_dir, spec)
+                 for spec in settings.funasr_models.values()]
+
+install_docker(settings)
+funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password)
+health_gate(settings)

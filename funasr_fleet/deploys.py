@@ -1,0 +1,169 @@
+"""
+The named deploys deploy.py is made of: install_docker, funasr_service, health_gate.
+
+Each takes the host's validated `Settings` (and what the control node prepared for
+it) and calls operations; none reads host data itself.
+"""
+
+from pyinfra import host
+from pyinfra.api import HiddenValue, deploy
+from pyinfra.facts.server import LinuxDistribution
+
+from . import operations
+from .digest import sha256_file, sha256_text
+from .errors import SettingsError
+from .probe import TlsPolicy, certificate_sha256
+from .render import render_compose, render_daemon_json, render_hotwords
+
+DOCKER_REPO_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io",
+                        "docker-buildx-plugin", "docker-compose-plugin")
+# Distribution packages of Docker Engine, its CLI and compose v2, by distribution id
+# (Debian 13 moved the CLI to docker-cli), and the releases without compose v2.
+DISTRO_PACKAGES = {"debian": ("docker.io", "docker-cli", "docker-compose"),
+                   "ubuntu": ("docker.io", "docker-compose-v2")}
+NO_COMPOSE_V2 = {"debian": ("buster", "bullseye", "bookworm"), "ubuntu": ("bionic", "focal")}
+DOCKER_KEYRING = "/etc/apt/keyrings/docker.asc"
+
+
+def distribution():
+    """``(id, codename)`` of the host's distribution, e.g. ``("debian", "trixie")``."""
+    info = host.get_fact(LinuxDistribution)
+    release = info.get("release_meta") or {}
+    return (release.get("ID") or (info.get("name") or "").lower(),
+            release.get("VERSION_CODENAME") or "")
+
+
+def docker_packages(settings, distro_id, codename):
+    """Docker Engine package names for the settings' source on the host's distribution.
+
+    Raises `SettingsError` (before anything changes) when the distribution cannot
+    provide Docker Engine with compose v2 from its own packages.
+    """
+    if settings.docker_source == "docker-repo":
+        return DOCKER_REPO_PACKAGES
+    if distro_id not in DISTRO_PACKAGES or codename in NO_COMPOSE_V2.get(distro_id, ()):
+        raise SettingsError(
+            f"{settings.host}: docker_source = 'distro' cannot install Docker with compose v2 on "
+            f"{distro_id or 'this distribution'} {codename}; set docker_source = 'docker-repo' "
+            "for this host or group (Docker's apt repo, or your mirror of it: docker_repo_url)",
+        )
+    return DISTRO_PACKAGES[distro_id]
+
+
+def docker_repo_sources(settings, distro_id, codename, arch="amd64"):
+    """deb822 text of Docker's apt repository, signed by the checked keyring."""
+    return (
+        "Types: deb\n"
+        f"URIs: {settings.docker_repo_url}/{distro_id}\n"
+        f"Suites: {codename}\n"
+        "Components: stable\n"
+        f"Architectures: {arch}\n"
+        f"Signed-By: {DOCKER_KEYRING}\n"
+    )
+
+
+@deploy("Install Docker Engine")
+def install_docker(settings):
+    """Docker Engine and compose v2 from the chosen source, daemon.json, service running."""
+    distro_id, codename = distribution()
+    packages = docker_packages(settings, distro_id, codename)
+    if settings.docker_source == "docker-repo":
+        operations.packages_installed(name="Tools for Docker's apt repo",
+                                      packages=["ca-certificates", "curl", "gpg"])
+        operations.apt_keyring(name="Docker's repo key (fingerprint checked)",
+                               url=f"{settings.docker_repo_url}/{distro_id}/gpg",
+                               fingerprint=settings.docker_repo_key_fingerprint,
+                               path=DOCKER_KEYRING)
+        operations.managed_paths(name="Docker's apt repo",
+                                 files=[("/etc/apt/sources.list.d/docker.sources",
+                                         docker_repo_sources(settings, distro_id, codename), "644")])
+    daemon = operations.managed_paths(
+        name="Docker daemon.json",
+        directories=[("/etc/docker", "755")],
+        files=[("/etc/docker/daemon.json", render_daemon_json(settings), "644")],
+    )
+    pinned = {packages[0]: settings.docker_version} if settings.docker_version else {}
+    installed = operations.packages_installed(name="Docker Engine packages",
+                                              packages=list(packages), versions=pinned)
+    operations.unit_running(name="Docker enabled and running", unit="docker.service")
+    operations.unit_running(
+        name="Restart Docker (daemon.json changed)", unit="docker.service", restart=True,
+        _if=lambda: daemon.did_change() and not installed.did_change(),
+    )
+
+
+def service_inputs(settings):
+    """The texts a host's service directory gets, keyed by file name, and their digests."""
+    hotwords_text = render_hotwords(settings)
+    digests = {"hotwords": sha256_text(hotwords_text)}
+    if settings.funasr_tls == "files":
+        digests["tls"] = sha256_text(sha256_file(settings.funasr_tls_cert)
+                                     + sha256_file(settings.funasr_tls_key))
+    return hotwords_text, digests
+
+
+def compose_with_digest(settings, digests):
+    """compose.yaml text and its ``config`` digest (sha256 of the file rendered without it)."""
+    config_sha256 = sha256_text(render_compose(settings, digests))
+    return render_compose(settings, {**digests, "config": config_sha256}), config_sha256
+
+
+@deploy("FunASR service")
+def funasr_service(settings, delivery, cached_models, registry_password=""):
+    """
+    The service directory, models, image and the running container.
+
+    + settings: the host's `Settings`
+    + delivery: an `funasr_fleet.images.ImageTarball` (tarball delivery) or None (pull)
+    + cached_models: `funasr_fleet.models.CachedModel` items for the host's model set
+    + registry_password: registry password for pull (kept hidden)
+    """
+    base = settings.funasr_dir
+    hotwords_text, digests = service_inputs(settings)
+    digests["models"] = sha256_text("".join(sorted(m.manifest_sha256 for m in cached_models)))
+    compose_text, config_sha256 = compose_with_digest(settings, digests)
+    directories = [(base, "755"), (f"{base}/models", "755"), (f"{base}/ssl", "700")]
+    files = [(f"{base}/hotwords.txt", hotwords_text, "644")]
+    if settings.funasr_tls == "files":
+        files += [(f"{base}/ssl/server.crt", _read(settings.funasr_tls_cert), "644"),
+                  (f"{base}/ssl/server.key", _read(settings.funasr_tls_key), "600")]
+    files.append((f"{base}/compose.yaml", compose_text, "644"))
+    operations.managed_paths(name="FunASR service directory and files",
+                             directories=directories, files=files)
+    operations.models_seeded(name="FunASR models seeded", models_dir=f"{base}/models",
+                             cached_models=cached_models)
+    if delivery is None:
+        operations.image_pulled(name=f"FunASR image {settings.image}", image=settings.image,
+                                username=settings.funasr_registry_username,
+                                password=HiddenValue(registry_password))
+    else:
+        operations.image_loaded(name=f"FunASR image {settings.image} (tarball)", tarball=delivery)
+    operations.compose_up(name="FunASR server running this configuration", project_dir=base,
+                          project=settings.funasr_project, config_sha256=config_sha256)
+
+
+def tls_policy(settings):
+    """How the probe checks the server certificate: pinned to the deployed certificate."""
+    if settings.funasr_tls == "files":
+        return TlsPolicy(pin_sha256=certificate_sha256(settings.funasr_tls_cert))
+    return TlsPolicy()
+
+
+@deploy("Health gate")
+def health_gate(settings):
+    """Probe the service with real speech from the control node; fail the host if unhealthy."""
+    operations.service_healthy(
+        name="FunASR answers a real utterance",
+        url=settings.probe_url,
+        mode=settings.profile.probe_mode,
+        tls=tls_policy(settings),
+        start_timeout=settings.funasr_start_timeout,
+        probe_timeout=settings.funasr_probe_timeout,
+        project_dir=settings.funasr_dir,
+        project=settings.funasr_project,
+    )
+
+
+def _read(path):
+    with open(path, "rb") as handle:
+        return handle.read()

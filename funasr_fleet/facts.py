@@ -1,0 +1,187 @@
+"""
+Facts funasr-fleet reads from hosts. One remote command each; a missing binary or
+path gives the empty value, never an error.
+"""
+
+import json
+import shlex
+
+from pyinfra.api import FactBase
+
+MISSING = None
+
+
+class PathStates(FactBase):
+    """
+    Type, mode, owner and (for regular files) sha256 of several paths, in one command.
+
+    Returns ``{path: {"type": "file"|"directory"|"other", "mode": "644", "owner": "root",
+    "group": "root", "sha256": "..." or None}}``; missing paths are absent.
+
+    .. code:: python
+
+        host.get_fact(PathStates, paths=["/opt/funasr", "/opt/funasr/compose.yaml"])
+    """
+
+    def command(self, paths):
+        quoted = " ".join(shlex.quote(path) for path in paths)
+        return (
+            f"for p in {quoted}; do "
+            'if [ -f "$p" ]; then printf "F\\t%s\\t%s\\t%s\\n" "$(stat --printf "%a\\t%U\\t%G" -- "$p")" '
+            '"$(sha256sum -- "$p" | cut -d" " -f1)" "$p"; '
+            'elif [ -e "$p" ]; then printf "%s\\t%s\\t-\\t%s\\n" "$([ -d "$p" ] && echo D || echo O)" '
+            '"$(stat --printf "%a\\t%U\\t%G" -- "$p")" "$p"; fi; done'
+        )
+
+    def process(self, output):
+        kinds = {"F": "file", "D": "directory", "O": "other"}
+        states = {}
+        for line in output:
+            kind, mode, owner, group, sha256, path = line.split("\t", 5)
+            states[path] = {
+                "type": kinds[kind],
+                "mode": mode,
+                "owner": owner,
+                "group": group,
+                "sha256": None if sha256 == "-" else sha256,
+            }
+        return states
+
+    def default(self):
+        return {}
+
+
+class DebPackageVersions(FactBase):
+    """
+    Installed versions of the named Debian packages: ``{name: version}``; absent ones missing.
+
+    .. code:: python
+
+        host.get_fact(DebPackageVersions, packages=["docker.io", "docker-compose"])
+    """
+
+    def requires_command(self, packages):
+        return "dpkg-query"
+
+    def command(self, packages):
+        names = " ".join(shlex.quote(name) for name in packages)
+        return f"dpkg-query -W -f '${{db:Status-Status}}\\t${{Package}}\\t${{Version}}\\n' {names} 2>/dev/null || true"
+
+    def process(self, output):
+        versions = {}
+        for line in output:
+            status, name, version = (line.split("\t") + ["", "", ""])[:3]
+            if status == "installed":
+                versions[name] = version
+        return versions
+
+    def default(self):
+        return {}
+
+
+class SystemdUnitState(FactBase):
+    """
+    Whether a systemd unit is active and enabled: ``{"active": bool, "enabled": bool}``.
+
+    .. code:: python
+
+        host.get_fact(SystemdUnitState, unit="docker.service")
+    """
+
+    def requires_command(self, unit):
+        return "systemctl"
+
+    def command(self, unit):
+        name = shlex.quote(unit)
+        return f"systemctl is-active {name} || true; systemctl is-enabled {name} || true"
+
+    def process(self, output):
+        lines = [line.strip() for line in output] + ["", ""]
+        return {"active": lines[0] == "active", "enabled": lines[1] == "enabled"}
+
+    def default(self):
+        return {"active": False, "enabled": False}
+
+
+class DockerImageId(FactBase):
+    """
+    The ID (``sha256:...``) of a local image reference, or None when absent.
+
+    .. code:: python
+
+        host.get_fact(DockerImageId, image="funasr_repo/funasr:funasr-runtime-sdk-online-cpu-0.1.13")
+    """
+
+    def requires_command(self, image):
+        return "docker"
+
+    def command(self, image):
+        return f"docker image inspect --format '{{{{.Id}}}}' {shlex.quote(image)} 2>/dev/null || true"
+
+    def process(self, output):
+        lines = [line.strip() for line in output if line.strip()]
+        return lines[0] if lines else MISSING
+
+
+class ComposeContainers(FactBase):
+    """
+    The containers of a compose project, with the labels funasr-fleet reads.
+
+    Returns a list of ``{"name", "status", "image_id", "started_at", "restart_count",
+    "labels"}`` (``status`` as docker says it: running, exited, restarting, ...).
+
+    .. code:: python
+
+        host.get_fact(ComposeContainers, project="funasr")
+    """
+
+    _FORMAT = (
+        '{"name": {{json .Name}}, "status": {{json .State.Status}}, "image_id": {{json .Image}}, '
+        '"started_at": {{json .State.StartedAt}}, "restart_count": {{json .RestartCount}}, '
+        '"labels": {{json .Config.Labels}}}'
+    )
+
+    def requires_command(self, project):
+        return "docker"
+
+    def command(self, project):
+        label = shlex.quote(f"label=com.docker.compose.project={project}")
+        return (
+            f"ids=$(docker ps -aq --filter {label} 2>/dev/null); "
+            f'[ -z "$ids" ] || docker inspect --format {shlex.quote(self._FORMAT)} $ids'
+        )
+
+    def process(self, output):
+        containers = []
+        for line in output:
+            container = json.loads(line)
+            container["name"] = container["name"].lstrip("/")
+            container["labels"] = container["labels"] or {}
+            containers.append(container)
+        return containers
+
+    def default(self):
+        return []
+
+
+class KeyringFingerprints(FactBase):
+    """
+    Fingerprints of the OpenPGP keys in a keyring file (armored or binary); [] if absent.
+
+    .. code:: python
+
+        host.get_fact(KeyringFingerprints, path="/etc/apt/keyrings/docker.asc")
+    """
+
+    def requires_command(self, path):
+        return "gpg"
+
+    def command(self, path):
+        return (f"[ ! -f {shlex.quote(path)} ] || gpg --show-keys --with-colons {shlex.quote(path)} "
+                "2>/dev/null | awk -F: '$1 == \"fpr\" {print $10}'")
+
+    def process(self, output):
+        return [line.strip() for line in output if line.strip()]
+
+    def default(self):
+        return []

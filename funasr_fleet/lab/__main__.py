@@ -1,0 +1,123 @@
+"""
+The local lab (like Molecule's platforms): real SSH hosts for the real deploy.
+
+    python -m funasr_fleet.lab up [--hosts N] [--fresh]   # build/start, write state.json
+    python -m funasr_fleet.lab status [--json]
+    python -m funasr_fleet.lab down [--purge]
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+from . import hosts, images
+from .engine import LabError, docker, engine_running, ensure_engine
+from .standin_models import default_model_sets, seed_standin_models
+from .state import STATE_VERSION, lab_dir, load_state, save_state, state_path
+
+
+def ssh_key(directory):
+    """The lab's SSH key pair (created once) and its known_hosts file (emptied)."""
+    key = directory / "id_ed25519"
+    if not key.is_file():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "funasr-fleet-lab",
+                        "-f", str(key)], check=True)
+    return key
+
+
+def up(count, fresh):
+    """Build images, start ``count`` hosts (keeping running ones unless ``fresh``), write state."""
+    directory = lab_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    ensure_engine(directory)
+    started = time.monotonic()
+    names = images.build_all()
+    key = ssh_key(directory)
+    known_hosts = directory / "known_hosts"
+    hosts.ensure_network()
+    existing = hosts.existing_hosts()
+    wanted = {hosts.container_name(i) for i in range(1, count + 1)}
+    for container in existing:
+        if fresh or container not in wanted:
+            hosts.remove_host(container)
+    if fresh or not existing:
+        known_hosts.write_text("")
+    existing = {} if fresh else hosts.existing_hosts()
+    public_key = (directory / "id_ed25519.pub").read_text()
+    entries = []
+    for index in range(1, count + 1):
+        container = hosts.container_name(index)
+        if container not in existing:
+            hosts.start_host(index, names["host"], public_key)
+        elif not existing[container]:
+            docker("start", container)
+        ssh_port, service_ports = hosts.published_ports(container)
+        entries.append({"name": hosts.host_name(index), "container": container,
+                        "address": "127.0.0.1", "ssh_port": ssh_port,
+                        "service_ports": service_ports, "groups": ["cpu"]})
+    for entry in entries:
+        hosts.wait_for_ssh(entry["ssh_port"])
+    known_hosts.touch()
+    seed_standin_models(directory / "models", default_model_sets())
+    save_state({"version": STATE_VERSION, "ssh_key": str(key), "known_hosts": str(known_hosts),
+                "network": hosts.NETWORK, "hosts": entries, "images": names})
+    print(f"lab up: {count} hosts in {time.monotonic() - started:.1f}s; state in {state_path()}")
+
+
+def status(as_json):
+    state = load_state()
+    running = hosts.existing_hosts()
+    rows = [{**entry, "running": running.get(entry["container"], False),
+             "url": f"ws://{entry['address']}:{entry['service_ports']['10095']}"}
+            for entry in state["hosts"]]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'HOST':8} {'STATE':8} {'SSH':16} SERVICE")
+    for row in rows:
+        print(f"{row['name']:8} {'running' if row['running'] else 'stopped':8} "
+              f"127.0.0.1:{row['ssh_port']:<6} {row['url']}")
+
+
+def down(purge):
+    """Remove the hosts, their volumes and the network; ``purge`` removes the images too."""
+    if not engine_running():
+        return
+    for container in hosts.existing_hosts():
+        hosts.remove_host(container)
+    docker("network", "rm", hosts.NETWORK, check=False)
+    state_path().unlink(missing_ok=True)
+    if purge:
+        for image in docker("images", "--format", "{{.Repository}}:{{.Tag}}",
+                            "funasr-fleet-lab/*").splitlines():
+            docker("rmi", "-f", image, check=False)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m funasr_fleet.lab", description=__doc__.splitlines()[1])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="build images and start the hosts")
+    up_parser.add_argument("--hosts", type=int, default=3)
+    up_parser.add_argument("--fresh", action="store_true", help="recreate every host")
+    status_parser = commands.add_parser("status", help="list the hosts")
+    status_parser.add_argument("--json", action="store_true")
+    down_parser = commands.add_parser("down", help="remove the hosts")
+    down_parser.add_argument("--purge", action="store_true", help="remove the lab images too")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            up(args.hosts, args.fresh)
+        elif args.command == "status":
+            status(args.json)
+        else:
+            down(args.purge)
+    except (LabError, FileNotFoundError) as error:
+        print(f"lab: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

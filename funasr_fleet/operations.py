@@ -1,0 +1,357 @@
+"""
+funasr-fleet's own operations, for what pyinfra's built-ins do with more remote
+commands or without idempotence (``docker.compose`` always reports a change).
+
+Each reads the host with one fact and yields commands only for what differs, so a
+converged host costs one remote command per operation.
+"""
+
+from io import BytesIO
+
+from pyinfra import host
+from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.api.command import FileUploadCommand, QuoteString
+from pyinfra.connectors.util import make_unix_command_for_host
+
+from .digest import sha256_bytes
+from .facts import (
+    ComposeContainers,
+    DebPackageVersions,
+    DockerImageId,
+    KeyringFingerprints,
+    PathStates,
+    SystemdUnitState,
+)
+from .models import MANIFEST
+from .probe import wait_until_healthy
+
+APT_ENV = "DEBIAN_FRONTEND=noninteractive"
+
+
+@operation()
+def packages_installed(packages, versions=None):
+    """
+    Install Debian packages that are missing (or not at the pinned version).
+
+    + packages: package names
+    + versions: optional ``{name: version}`` pins
+
+    ``apt-get update`` runs only when something must be installed, so a converged
+    host costs one ``dpkg-query``.
+
+    **Example:**
+
+    .. code:: python
+
+        packages_installed(
+            name="Install Docker Engine",
+            packages=["docker.io", "docker-compose"],
+        )
+    """
+    versions = versions or {}
+    installed = host.get_fact(DebPackageVersions, packages=packages)
+    wanted = [
+        f"{name}={versions[name]}" if versions.get(name) else name
+        for name in packages
+        if name not in installed or (versions.get(name) and installed[name] != versions[name])
+    ]
+    if wanted:
+        yield f"{APT_ENV} apt-get update -q"
+        yield StringCommand(APT_ENV, "apt-get", "install", "-y", "-q", "--no-install-recommends",
+                            *[QuoteString(item) for item in wanted])
+
+
+@operation()
+def managed_paths(directories=(), files=()):
+    """
+    Make directories and file contents, modes and owners exactly as given (owner root).
+
+    + directories: ``(path, mode)`` pairs, created with parents
+    + files: ``(path, content, mode)`` triples; content is ``str`` or ``bytes``
+
+    One fact reads every path; only files whose sha256 or mode differ are uploaded
+    (to a temporary name, then renamed into place, so readers never see half a file).
+
+    **Example:**
+
+    .. code:: python
+
+        managed_paths(
+            name="FunASR service files",
+            directories=[("/opt/funasr", "755")],
+            files=[("/opt/funasr/hotwords.txt", "阿里巴巴 20\\n", "644")],
+        )
+    """
+    states = host.get_fact(PathStates, paths=[path for path, _ in directories]
+                           + [path for path, _, _ in files])
+    for path, mode in directories:
+        state = states.get(path)
+        if state is None or state["type"] != "directory":
+            yield StringCommand("mkdir", "-p", "-m", mode, QuoteString(path))
+        if state is None or state["mode"] != mode or (state["owner"], state["group"]) != ("root", "root"):
+            yield StringCommand("chmod", mode, QuoteString(path), "&&",
+                                "chown", "root:root", QuoteString(path))
+    for path, content, mode in files:
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        state = states.get(path)
+        if state is None or state["sha256"] != sha256_bytes(data):
+            temporary = f"{path}.funasr-fleet-new"
+            yield FileUploadCommand(BytesIO(data), temporary)
+            yield StringCommand("chmod", mode, QuoteString(temporary), "&&", "chown", "root:root",
+                                QuoteString(temporary), "&&", "mv", "-f", QuoteString(temporary),
+                                QuoteString(path))
+        elif state["mode"] != mode or (state["owner"], state["group"]) != ("root", "root"):
+            yield StringCommand("chmod", mode, QuoteString(path), "&&",
+                                "chown", "root:root", QuoteString(path))
+
+
+@operation()
+def unit_running(unit, restart=False):
+    """
+    Make a systemd unit enabled and active; restart it when asked.
+
+    + unit: unit name, e.g. ``docker.service``
+    + restart: restart even if running (pass it through ``_if`` to restart on change)
+
+    **Example:**
+
+    .. code:: python
+
+        daemon = managed_paths(files=[("/etc/docker/daemon.json", text, "644")])
+        unit_running(unit="docker.service")
+        unit_running(name="Restart Docker", unit="docker.service", restart=True,
+                     _if=daemon.did_change)
+    """
+    if restart:
+        yield StringCommand("systemctl", "restart", QuoteString(unit))
+        return
+    state = host.get_fact(SystemdUnitState, unit=unit)
+    if not state["enabled"]:
+        yield StringCommand("systemctl", "enable", QuoteString(unit))
+    if not state["active"]:
+        yield StringCommand("systemctl", "start", QuoteString(unit))
+
+
+@operation()
+def image_pulled(image, username="", password=None):
+    """
+    Pull an image when the host does not have that reference.
+
+    + image: full image reference
+    + username: registry user ("" = anonymous)
+    + password: registry password, a ``pyinfra.api.HiddenValue`` (sent on stdin, never shown)
+
+    **Example:**
+
+    .. code:: python
+
+        image_pulled(image="registry.cn-hangzhou.aliyuncs.com/funasr_repo/funasr:TAG")
+    """
+    if host.get_fact(DockerImageId, image=image):
+        return
+    if username:
+        registry = image.split("/", 1)[0]
+        yield StringCommand("docker", "login", "--username", QuoteString(username),
+                            "--password-stdin", QuoteString(registry), _stdin=password.unmask())
+    yield StringCommand("docker", "pull", QuoteString(image))
+
+
+@operation()
+def image_loaded(tarball):
+    """
+    Stream a ``docker save`` tarball into ``docker load`` unless the host has that image ID.
+
+    + tarball: an `funasr_fleet.images.ImageTarball` made on the control node
+
+    The reference is compared by image ID, not name, so a retagged image is loaded
+    again. Over SSH the tarball is streamed (no copy on the host's disk); other
+    connectors upload it to a temporary file first.
+
+    **Example:**
+
+    .. code:: python
+
+        image_loaded(tarball=prepare_tarball(image, cache_dir))
+    """
+    if host.get_fact(DockerImageId, image=tarball.image) == tarball.image_id:
+        return
+    yield FunctionCommand(_stream_docker_load, (tarball,), {})
+
+
+def _stream_docker_load(state, host, tarball):
+    """FunctionCommand body: pipe the tarball into ``docker load``, then check the image ID."""
+    client = getattr(host.connector, "client", None)
+    if client is None:
+        remote = f"/tmp/funasr-fleet-{tarball.path.name}"
+        host.put_file(str(tarball.path), remote)
+        loaded, _ = host.run_shell_command(StringCommand("docker", "load", "-i", remote, "&&",
+                                                         "rm", "-f", remote))
+    else:
+        command = make_unix_command_for_host(state, host, StringCommand("docker", "load"))
+        stdin, stdout, stderr = client.exec_command(command.get_raw_value())
+        with open(tarball.path, "rb") as source:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                stdin.write(block)
+        stdin.channel.shutdown_write()
+        loaded = stdout.channel.recv_exit_status() == 0
+        if not loaded:
+            host.log(f"docker load failed: {stderr.read().decode(errors='replace').strip()}")
+    if loaded and host.get_fact(DockerImageId, image=tarball.image) != tarball.image_id:
+        host.log(f"docker load did not give {tarball.image} the ID {tarball.image_id}")
+        return False
+    return loaded
+
+
+@operation()
+def models_seeded(models_dir, cached_models):
+    """
+    Give the host each model revision from the control-node cache, unless it has it.
+
+    + models_dir: the host's models directory, e.g. ``/opt/funasr/models``
+    + cached_models: `funasr_fleet.models.CachedModel` items
+
+    A host is up to date for a model when its manifest has the same sha256 as the
+    cache's (no re-hashing of the model files). Otherwise the files go to a staging
+    directory next to the target, which then replaces the old copy by rename; the old
+    copy stays in place until the new one is complete.
+
+    **Example:**
+
+    .. code:: python
+
+        models_seeded(models_dir="/opt/funasr/models", cached_models=cached)
+    """
+    targets = [(model, f"{models_dir}/{model.spec.dirname}") for model in cached_models]
+    states = host.get_fact(PathStates, paths=[f"{target}/{MANIFEST}" for _, target in targets])
+    for model, target in targets:
+        state = states.get(f"{target}/{MANIFEST}")
+        if state and state["sha256"] == model.manifest_sha256:
+            continue
+        staging = f"{target}.funasr-fleet-staging"
+        yield StringCommand("rm", "-rf", QuoteString(staging))
+        for directory in sorted({entry["path"].rpartition("/")[0] for entry in model.files}):
+            yield StringCommand("mkdir", "-p", "-m", "755", QuoteString(f"{staging}/{directory}".rstrip("/")))
+        for entry in (*model.files, {"path": MANIFEST}):
+            yield FileUploadCommand(str(model.directory / entry["path"]), f"{staging}/{entry['path']}")
+        yield StringCommand(
+            "chown", "-R", "root:root", QuoteString(staging), "&&",
+            "chmod", "-R", "u=rwX,go=rX", QuoteString(staging), "&&",
+            "rm", "-rf", QuoteString(f"{target}.funasr-fleet-old"), "&&",
+            "{", "[", "!", "-e", QuoteString(target), "]", "||",
+            "mv", QuoteString(target), QuoteString(f"{target}.funasr-fleet-old"), ";", "}", "&&",
+            "mv", QuoteString(staging), QuoteString(target), "&&",
+            "rm", "-rf", QuoteString(f"{target}.funasr-fleet-old"),
+        )
+
+
+@operation()
+def compose_up(project_dir, project, config_sha256):
+    """
+    Bring a compose project up when its container is not running this configuration.
+
+    + project_dir: directory with compose.yaml on the host
+    + project: compose project name
+    + config_sha256: the ``io.funasr-fleet.config-sha256`` label compose.yaml gives the
+      container; a running container with this label is left alone
+
+    Unlike ``pyinfra.operations.docker.compose`` this reports no change (and runs no
+    compose command) on a converged host; when it runs, compose recreates the container
+    only if its configuration changed.
+
+    **Example:**
+
+    .. code:: python
+
+        compose_up(project_dir="/opt/funasr", project="funasr", config_sha256=digest)
+    """
+    containers = host.get_fact(ComposeContainers, project=project)
+    if (len(containers) == 1 and containers[0]["status"] == "running"
+            and containers[0]["labels"].get("io.funasr-fleet.config-sha256") == config_sha256):
+        return
+    yield StringCommand("docker", "compose", "--project-directory", QuoteString(project_dir),
+                        "--project-name", QuoteString(project), "-f",
+                        QuoteString(f"{project_dir}/compose.yaml"), "up", "-d", "--remove-orphans")
+
+
+@operation()
+def service_healthy(url, mode, tls, start_timeout, probe_timeout, project_dir, project):
+    """
+    Probe the service from the control node until it answers, or fail the host.
+
+    + url: ``ws://`` or ``wss://`` address of the service as the control node reaches it
+    + mode: probe mode of the profile (``2pass`` or ``offline``)
+    + tls: a `funasr_fleet.probe.TlsPolicy`
+    + start_timeout: seconds the server may take to load models and pass a probe
+    + probe_timeout: seconds one probe waits for the final result
+    + project_dir, project: where the compose project is, for the log tail on failure
+
+    The probe is the real protocol (handshake, speech, final result), not a port check.
+    A healthy service yields no command, so a converged host reports no change; an
+    unhealthy one fails with the probe's reason and the tail of the server log. Probes
+    run in the execution phase only.
+
+    **Example:**
+
+    .. code:: python
+
+        service_healthy(url="ws://10.0.0.5:10095", mode="2pass", tls=TlsPolicy(),
+                        start_timeout=300, probe_timeout=30,
+                        project_dir="/opt/funasr", project="funasr")
+    """
+    if not host.state.is_executing:
+        return
+    result = wait_until_healthy(url, mode=mode, tls=tls, start_timeout=start_timeout,
+                                probe_timeout=probe_timeout)
+    if result.ok:
+        host.log(f"FunASR healthy at {url}: final result in {result.latency_s:.2f}s")
+        return
+    yield FunctionCommand(_report_unhealthy, (url, result, project_dir, project), {})
+
+
+def _report_unhealthy(state, host, url, result, project_dir, project):
+    """FunctionCommand body: log why the probe failed and the server log tail; fail the host."""
+    host.log_styled(f"FunASR unhealthy at {url}: {result.stage}: {result.error}", fg="red")
+    _, output = host.run_shell_command(StringCommand(
+        "docker", "compose", "--project-directory", QuoteString(project_dir),
+        "--project-name", QuoteString(project), "logs", "--no-color", "--tail", "20"))
+    for line in output.stdout_lines + output.stderr_lines:
+        host.log(f"  server log | {line}")
+    return False
+
+
+@operation()
+def apt_keyring(url, fingerprint, path):
+    """
+    Install an apt repository signing key, refusing one with the wrong fingerprint.
+
+    + url: where the key is published (overridable for mirrors)
+    + fingerprint: the 40-hex-digit fingerprint the key must have
+    + path: keyring file for ``signed-by=`` (``.asc`` for an armored key)
+
+    The key is downloaded to a temporary file on the host and moved into place only
+    when ``gpg --show-keys`` reports the expected fingerprint; otherwise the operation
+    fails and the previous keyring (if any) stays.
+
+    **Example:**
+
+    .. code:: python
+
+        apt_keyring(url="https://download.docker.com/linux/debian/gpg",
+                    fingerprint="9DC858229FC7DD38854AE2D88D81803C0EBFCD88",
+                    path="/etc/apt/keyrings/docker.asc")
+    """
+    if fingerprint in host.get_fact(KeyringFingerprints, path=path):
+        return
+    temporary = f"{path}.funasr-fleet-new"
+    directory = path.rpartition("/")[0] or "/"
+    yield StringCommand("install", "-d", "-m", "755", QuoteString(directory))
+    yield StringCommand("curl", "-fsSL", "--retry", "3", "-o", QuoteString(temporary), QuoteString(url))
+    yield StringCommand(
+        "if", "gpg", "--show-keys", "--with-colons", QuoteString(temporary),
+        "|", "awk", "-F:", QuoteString('$1 == "fpr" {print $10}'), "|", "grep", "-qx",
+        QuoteString(fingerprint), ";", "then", "chmod", "644", QuoteString(temporary), "&&",
+        "mv", "-f", QuoteString(temporary), QuoteString(path), ";", "else", "rm", "-f",
+        QuoteString(temporary), ";", "echo", QuoteString(
+            f"key at {url} does not have fingerprint {fingerprint}; refusing it"),
+        ">&2", ";", "exit", "1", ";", "fi",
+    )

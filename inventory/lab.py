@@ -1,0 +1,38 @@
+"""
+The local lab's hosts (python -m funasr_fleet.lab up), read from the lab's state file.
+
+Every host is in group ``lab`` (this file's name, so group_data/lab.py applies) and in
+the groups the lab gave it (``cpu``). SSH and the service are reached on 127.0.0.1.
+"""
+
+import json
+
+from funasr_fleet.lab.state import lab_dir, load_state
+
+_state = load_state()
+# Optional per-host data for experiments and lab tests: {"lab-2": {"funasr_hotwords": {...}}}
+_overrides_file = lab_dir() / "host_data.json"
+_overrides = json.loads(_overrides_file.read_text()) if _overrides_file.is_file() else {}
+
+
+def _host(entry):
+    return (entry["name"], {
+        "ssh_hostname": entry["address"],
+        "ssh_port": entry["ssh_port"],
+        "ssh_user": "root",
+        "ssh_key": _state["ssh_key"],
+        "ssh_known_hosts_file": _state["known_hosts"],
+        "ssh_strict_host_key_checking": "accept-new",
+        "funasr_probe_port": entry["service_ports"]["10095"],
+        "funasr_image_cache_dir": str(lab_dir() / "images"),
+        "funasr_models_cache_dir": str(lab_dir() / "models"),
+        **_overrides.get(entry["name"], {}),
+    })
+
+
+def _group(name):
+    return [_host(entry) for entry in _state["hosts"] if name in entry["groups"]]
+
+
+cpu = _group("cpu")
+gpu = _group("gpu")

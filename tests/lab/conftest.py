@@ -1,0 +1,92 @@
+"""
+Lab fixtures: the Molecule-like scenario (converge, idempotence, verify) on real SSH hosts.
+
+The lab is `python -m funasr_fleet.lab up --hosts 3`: Debian trixie systemd containers on
+the local Docker engine, reached on 127.0.0.1 only. These tests need root and Docker
+(the lab starts dockerd itself when it is missing).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
+LAB_HOSTS = 3
+
+pytestmark = pytest.mark.lab
+
+
+class Lab:
+    """The running lab: its state, and helpers to deploy to it and look at its hosts."""
+
+    def __init__(self, state):
+        self.state = state
+        self.hosts = [entry["name"] for entry in state["hosts"]]
+        self.host_data_file = Path(state["ssh_key"]).parent / "host_data.json"
+
+    def entry(self, name):
+        return next(entry for entry in self.state["hosts"] if entry["name"] == name)
+
+    def deploy(self, *args, timeout=900):
+        """Run the real command; returns the CompletedProcess (stdout+stderr in .output)."""
+        result = subprocess.run([PYINFRA, "-y", "inventory/lab.py", "deploy.py", *args],
+                                cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        result.output = result.stdout + result.stderr
+        return result
+
+    def ssh(self, name, command, check=True):
+        entry = self.entry(name)
+        result = subprocess.run(
+            ["ssh", "-i", self.state["ssh_key"], "-p", str(entry["ssh_port"]),
+             "-o", f"UserKnownHostsFile={self.state['known_hosts']}",
+             "-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes",
+             f"root@{entry['address']}", command],
+            capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"ssh {name} {command!r} failed: {result.stderr}")
+        return result.stdout
+
+    def container(self, name):
+        """``docker inspect`` of the FunASR container on lab host ``name``."""
+        return json.loads(self.ssh(name, "docker inspect funasr-funasr-1"))[0]
+
+    def set_host_data(self, data):
+        """Per-host data overrides that inventory/lab.py reads ({} removes them)."""
+        if data:
+            self.host_data_file.write_text(json.dumps(data, ensure_ascii=False))
+        else:
+            self.host_data_file.unlink(missing_ok=True)
+
+    def probe(self, name):
+        port = self.entry(name)["service_ports"]["10095"]
+        result = subprocess.run([sys.executable, "-m", "funasr_fleet", "probe",
+                                 f"ws://127.0.0.1:{port}", "--json"],
+                                cwd=REPO, capture_output=True, text=True, timeout=120)
+        return result.returncode, json.loads(result.stdout)
+
+
+def grand_total(output):
+    """(hosts, changed, errors, unchanged) from pyinfra's results table."""
+    match = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    assert match, f"no results table in pyinfra output:\n{output[-3000:]}"
+    return tuple(0 if value == "-" else int(value) for value in match.groups())
+
+
+@pytest.fixture(scope="session")
+def lab():
+    subprocess.run([sys.executable, "-m", "funasr_fleet.lab", "up", "--hosts", str(LAB_HOSTS),
+                    "--fresh"], cwd=REPO, check=True, timeout=1800)
+    from funasr_fleet.lab.state import load_state
+
+    lab = Lab(load_state())
+    lab.set_host_data({})
+    yield lab
+    lab.set_host_data({})
+    if not os.environ.get("FUNASR_LAB_KEEP"):
+        subprocess.run([sys.executable, "-m", "funasr_fleet.lab", "down"], cwd=REPO, timeout=600)

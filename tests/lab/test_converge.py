@@ -1,0 +1,114 @@
+"""
+The core scenario on a 3-host lab: converge, idempotence, verify; then hotword changes
+and bad input. Tests run in this order and share the lab.
+"""
+
+import pytest
+
+from conftest import grand_total
+
+pytestmark = pytest.mark.lab
+
+
+def test_converge(lab):
+    result = lab.deploy()
+    assert result.returncode == 0, result.output[-5000:]
+    hosts, changed, errors, _ = grand_total(result.output)
+    assert errors == 0 and changed > 0
+
+
+def test_idempotence_second_converge_changes_nothing(lab):
+    started = {name: lab.container(name)["State"]["StartedAt"] for name in lab.hosts}
+    result = lab.deploy()
+    assert result.returncode == 0, result.output[-5000:]
+    _, changed, errors, unchanged = grand_total(result.output)
+    assert (changed, errors) == (0, 0), result.output[-5000:]
+    assert unchanged > 0
+    assert {name: lab.container(name)["State"]["StartedAt"] for name in lab.hosts} == started
+
+
+def test_verify_every_host_answers_the_probe(lab):
+    for name in lab.hosts:
+        status, report = lab.probe(name)
+        assert status == 0 and report["ok"], report
+        assert report["text"]
+
+
+def test_verify_host_state(lab):
+    for name in lab.hosts:
+        assert lab.ssh(name, "systemctl is-active docker").strip() == "active"
+        assert lab.ssh(name, "systemctl is-enabled docker").strip() == "enabled"
+        assert lab.ssh(name, "docker compose version --short").strip().startswith("2.")
+        modes = lab.ssh(name, "stat -c '%n %a %U' /opt/funasr /opt/funasr/compose.yaml "
+                              "/opt/funasr/hotwords.txt /opt/funasr/models /opt/funasr/ssl")
+        assert modes.split("\n")[:5] == [
+            "/opt/funasr 755 root", "/opt/funasr/compose.yaml 644 root",
+            "/opt/funasr/hotwords.txt 644 root", "/opt/funasr/models 755 root",
+            "/opt/funasr/ssl 700 root"]
+        container = lab.container(name)
+        host_config = container["HostConfig"]
+        assert host_config["Privileged"] is False
+        assert host_config["RestartPolicy"]["Name"] == "unless-stopped"
+        assert host_config["CapDrop"] == ["ALL"]
+        assert host_config["NetworkMode"] != "host"
+        mounts = {mount["Destination"]: mount for mount in container["Mounts"]}
+        assert mounts["/workspace/models"]["RW"] is False
+        assert container["State"]["Running"] is True
+        assert "hotword: 阿里巴巴 20" in lab.ssh(name, "docker logs funasr-funasr-1 2>&1")
+
+
+def test_changed_hotwords_restart_only_that_host(lab):
+    before = {name: lab.container(name)["State"]["StartedAt"] for name in lab.hosts}
+    target = lab.hosts[1]
+    lab.set_host_data({target: {"funasr_hotwords": {"小智": 30}}})
+    try:
+        result = lab.deploy()
+        assert result.returncode == 0, result.output[-5000:]
+        after = {name: lab.container(name)["State"]["StartedAt"] for name in lab.hosts}
+        assert after[target] != before[target]
+        assert {n: after[n] for n in lab.hosts if n != target} == \
+               {n: before[n] for n in lab.hosts if n != target}
+        assert "小智 30" in lab.ssh(target, "cat /opt/funasr/hotwords.txt")
+        assert "hotword: 小智 30" in lab.ssh(target, "docker logs funasr-funasr-1 2>&1")
+    finally:
+        lab.set_host_data({})
+    assert lab.deploy().returncode == 0
+
+
+BAD_INPUTS = [
+    # (how, value, what the message must name)
+    ({"data": "funasr_port=70000"}, ["funasr_port = 70000", "from --data", "1 to 65535"]),
+    ({"host_data": {"funasr_hotwords": {"阿里巴巴": "high"}}},
+     ["funasr_hotwords", "weight 'high'", "integers 1-100"]),
+    ({"group_data": "funasr_prot = 10095\n"}, ["funasr_prot", "did you mean 'funasr_port'"]),
+    ({"host_data": {"funasr_models": {"2pass": {"lm": {
+        "id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"}}}}},
+     ["funasr_models", "has no --lm-dir", "funasr_profile = 'offline'"]),
+    ({"data": "funasr_version="}, ["funasr_version = ''", "must be an image version"]),
+]
+
+
+@pytest.mark.parametrize("how, expected", BAD_INPUTS,
+                         ids=["port-70000", "weight-high", "unknown-key", "lm-with-2pass", "no-tag"])
+def test_bad_input_fails_before_any_host_changes(lab, tmp_path, how, expected):
+    before = {name: (lab.container(name)["State"]["StartedAt"],
+                     lab.ssh(name, "sha256sum /opt/funasr/compose.yaml")) for name in lab.hosts}
+    args = []
+    if "data" in how:
+        args += ["--data", how["data"]]
+    if "group_data" in how:
+        (tmp_path / "lab.py").write_text(how["group_data"])
+        args += ["--group-data", str(tmp_path)]
+    lab.set_host_data({lab.hosts[-1]: how["host_data"]} if "host_data" in how else {})
+    try:
+        result = lab.deploy(*args)
+    finally:
+        lab.set_host_data({})
+    assert result.returncode != 0
+    assert "nothing was changed on any host" in result.output, result.output[-3000:]
+    for fragment in expected:
+        assert fragment in result.output, result.output[-3000:]
+    assert "Beginning operation run" not in result.output
+    after = {name: (lab.container(name)["State"]["StartedAt"],
+                    lab.ssh(name, "sha256sum /opt/funasr/compose.yaml")) for name in lab.hosts}
+    assert after == before

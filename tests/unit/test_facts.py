@@ -1,0 +1,54 @@
+"""Facts: one command each, defensive parsing."""
+
+import json
+
+from funasr_fleet.facts import (
+    ComposeContainers,
+    DebPackageVersions,
+    DockerImageId,
+    KeyringFingerprints,
+    PathStates,
+    SystemdUnitState,
+)
+
+
+def test_path_states_parses_files_and_directories():
+    output = ["F\t644\troot\troot\t" + "a" * 64 + "\t/opt/funasr/compose.yaml",
+              "D\t755\troot\troot\t-\t/opt/funasr"]
+    states = PathStates().process(output)
+    assert states["/opt/funasr/compose.yaml"] == {"type": "file", "mode": "644", "owner": "root",
+                                                  "group": "root", "sha256": "a" * 64}
+    assert states["/opt/funasr"]["type"] == "directory" and states["/opt/funasr"]["sha256"] is None
+
+
+def test_path_states_quotes_paths_into_one_command():
+    command = PathStates().command(paths=["/opt/a b", "/opt/c"])
+    assert "'/opt/a b' /opt/c" in command and command.count("sha256sum") == 1
+
+
+def test_deb_package_versions_keeps_installed_only():
+    output = ["installed\tdocker.io\t26.1.5+dfsg1-9", "not-installed\tdocker-compose\t"]
+    assert DebPackageVersions().process(output) == {"docker.io": "26.1.5+dfsg1-9"}
+
+
+def test_systemd_unit_state():
+    assert SystemdUnitState().process(["active", "enabled"]) == {"active": True, "enabled": True}
+    assert SystemdUnitState().process(["inactive", "disabled"]) == {"active": False, "enabled": False}
+    assert SystemdUnitState().process([]) == {"active": False, "enabled": False}
+
+
+def test_docker_image_id_absent_is_none():
+    assert DockerImageId().process([]) is None
+    assert DockerImageId().process(["sha256:abc"]) == "sha256:abc"
+
+
+def test_compose_containers_strips_names_and_defaults_labels():
+    line = json.dumps({"name": "/funasr-funasr-1", "status": "running", "image_id": "sha256:x",
+                       "started_at": "2026-01-01T00:00:00Z", "restart_count": 0, "labels": None})
+    assert ComposeContainers().process([line])[0]["name"] == "funasr-funasr-1"
+    assert ComposeContainers().process([line])[0]["labels"] == {}
+
+
+def test_keyring_fingerprints():
+    assert KeyringFingerprints().process(["9DC858229FC7DD38854AE2D88D81803C0EBFCD88", ""]) == [
+        "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"]

@@ -1,0 +1,123 @@
+"""Operations: commands only for what differs; one fact per operation."""
+
+from pathlib import Path
+
+from funasr_fleet import operations
+from funasr_fleet.digest import sha256_text
+from funasr_fleet.images import ImageTarball
+from funasr_fleet.models import CachedModel, MANIFEST
+from funasr_fleet.modelset import ModelSpec
+from helpers import run_operation
+
+ROOT = {"owner": "root", "group": "root"}
+
+
+def test_packages_installed_is_silent_when_present():
+    commands, host = run_operation(operations.packages_installed,
+                                   {"DebPackageVersions": {"docker.io": "26", "docker-compose": "2"}},
+                                   packages=["docker.io", "docker-compose"])
+    assert commands == [] and len(host.fact_calls) == 1
+
+
+def test_packages_installed_updates_then_installs_missing_and_pinned():
+    commands, _ = run_operation(operations.packages_installed, {"DebPackageVersions": {"docker.io": "25"}},
+                                packages=["docker.io", "docker-compose"], versions={"docker.io": "26"})
+    assert commands[0].endswith("apt-get update -q")
+    assert commands[1].endswith("--no-install-recommends docker.io=26 docker-compose")
+
+
+def test_managed_paths_uploads_only_changed_files_and_fixes_modes():
+    same = "same\n"
+    states = {
+        "/d": {"type": "directory", "mode": "755", **ROOT, "sha256": None},
+        "/d/same": {"type": "file", "mode": "644", **ROOT, "sha256": sha256_text(same)},
+        "/d/mode": {"type": "file", "mode": "644", **ROOT, "sha256": sha256_text("x")},
+        "/d/new": None,
+    }
+    commands, host = run_operation(
+        operations.managed_paths, {"PathStates": {k: v for k, v in states.items() if v}},
+        directories=[("/d", "755"), ("/d/ssl", "700")],
+        files=[("/d/same", same, "644"), ("/d/mode", "x", "600"), ("/d/new", "n", "644")])
+    assert len(host.fact_calls) == 1
+    assert commands[0] == "mkdir -p -m 700 /d/ssl"
+    assert "chmod 700 /d/ssl" in commands[1]
+    assert commands[2] == "chmod 600 /d/mode && chown root:root /d/mode"
+    assert commands[3].startswith("FileUploadCommand(") and "/d/new.funasr-fleet-new" in commands[3]
+    assert commands[4].endswith("mv -f /d/new.funasr-fleet-new /d/new")
+    assert len(commands) == 5
+
+
+def test_unit_running_starts_and_enables_only_when_needed():
+    assert run_operation(operations.unit_running, {"SystemdUnitState": {"active": True, "enabled": True}},
+                         unit="docker.service")[0] == []
+    commands, _ = run_operation(operations.unit_running,
+                                {"SystemdUnitState": {"active": False, "enabled": False}},
+                                unit="docker.service")
+    assert commands == ["systemctl enable docker.service", "systemctl start docker.service"]
+
+
+def test_image_loaded_skips_when_the_image_id_matches():
+    tarball = ImageTarball(image="lab/standin:t", image_id="sha256:abc", path=Path("/tmp/abc.tar.gz"))
+    assert run_operation(operations.image_loaded, {"DockerImageId": "sha256:abc"}, tarball=tarball)[0] == []
+    commands, _ = run_operation(operations.image_loaded, {"DockerImageId": "sha256:old"}, tarball=tarball)
+    assert len(commands) == 1 and "_stream_docker_load" in commands[0]
+
+
+def test_image_pulled_logs_in_with_the_password_on_stdin_only():
+    from pyinfra.api import HiddenValue
+
+    commands, _ = run_operation(operations.image_pulled, {"DockerImageId": None},
+                                image="registry.example/funasr:t", username="bot",
+                                password=HiddenValue("s3cret"))
+    assert commands == ["docker login --username bot --password-stdin registry.example",
+                        "docker pull registry.example/funasr:t"]
+    assert all("s3cret" not in command for command in commands)
+
+
+def test_models_seeded_skips_models_whose_manifest_matches(tmp_path):
+    spec = ModelSpec(id="iic/vad", revision="v1")
+    model = CachedModel(spec=spec, directory=tmp_path, manifest_sha256="m" * 64,
+                        files=({"path": "model_quant.onnx", "size": 1, "sha256": "x"},
+                               {"path": "sub/config.yaml", "size": 1, "sha256": "y"}))
+    manifest = f"/opt/funasr/models/iic/vad/{MANIFEST}"
+    same = {"PathStates": {manifest: {"type": "file", "mode": "644", **ROOT, "sha256": "m" * 64}}}
+    assert run_operation(operations.models_seeded, same, models_dir="/opt/funasr/models",
+                         cached_models=[model])[0] == []
+    commands, _ = run_operation(operations.models_seeded, {"PathStates": {}},
+                                models_dir="/opt/funasr/models", cached_models=[model])
+    staging = "/opt/funasr/models/iic/vad.funasr-fleet-staging"
+    assert commands[0] == f"rm -rf {staging}"
+    assert f"mkdir -p -m 755 {staging}/sub" in commands
+    uploads = [c for c in commands if c.startswith("FileUploadCommand(")]
+    assert len(uploads) == 3 and MANIFEST in uploads[-1]
+    assert commands[-1].endswith(f"mv {staging} /opt/funasr/models/iic/vad && "
+                                 "rm -rf /opt/funasr/models/iic/vad.funasr-fleet-old")
+
+
+def running(digest, status="running"):
+    return {"name": "funasr-funasr-1", "status": status, "image_id": "sha256:x",
+            "started_at": "", "restart_count": 0, "labels": {"io.funasr-fleet.config-sha256": digest}}
+
+
+def test_compose_up_is_silent_for_the_running_configuration():
+    assert run_operation(operations.compose_up, {"ComposeContainers": [running("d1")]},
+                         project_dir="/opt/funasr", project="funasr", config_sha256="d1")[0] == []
+
+
+def test_compose_up_runs_for_changed_stopped_or_missing_containers():
+    for containers in ([running("old")], [running("d1", status="exited")], []):
+        commands, _ = run_operation(operations.compose_up, {"ComposeContainers": containers},
+                                    project_dir="/opt/funasr", project="funasr", config_sha256="d1")
+        assert commands == ["docker compose --project-directory /opt/funasr --project-name funasr "
+                            "-f /opt/funasr/compose.yaml up -d --remove-orphans"]
+
+
+def test_apt_keyring_refuses_a_key_with_another_fingerprint():
+    fingerprint = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+    assert run_operation(operations.apt_keyring, {"KeyringFingerprints": [fingerprint]},
+                         url="https://x/gpg", fingerprint=fingerprint, path="/etc/apt/keyrings/d.asc")[0] == []
+    commands, _ = run_operation(operations.apt_keyring, {"KeyringFingerprints": []},
+                                url="https://x/gpg", fingerprint=fingerprint,
+                                path="/etc/apt/keyrings/d.asc")
+    assert "curl -fsSL --retry 3 -o /etc/apt/keyrings/d.asc.funasr-fleet-new https://x/gpg" in commands
+    assert f"grep -qx {fingerprint}" in commands[-1] and "refusing it" in commands[-1]

@@ -1,0 +1,122 @@
+"""Rendering: compose, hotwords and daemon.json from settings; invalid output fails on the control node."""
+
+import json
+
+import pytest
+import yaml
+
+from funasr_fleet.deploys import compose_with_digest, docker_repo_sources, service_inputs
+from funasr_fleet.errors import DeployError
+from funasr_fleet.render import (
+    TEMPLATES_DIR,
+    render_compose,
+    render_daemon_json,
+    render_hotwords,
+    server_command,
+)
+from funasr_fleet.settings import load_settings
+from helpers import make_inventory
+
+
+def settings_for(**data):
+    return load_settings(make_inventory([("h1", data)]).get_host("h1"))
+
+
+def compose_of(**data):
+    settings = settings_for(**data)
+    return yaml.safe_load(render_compose(settings, {"hotwords": "0" * 64}))["services"]["funasr"]
+
+
+def test_compose_runs_the_2pass_server_in_the_foreground_without_privileges():
+    service = compose_of()
+    assert service["command"][0] == "./funasr-wss-server-2pass"
+    assert service["working_dir"] == "/workspace/FunASR/runtime/websocket/build/bin"
+    assert "privileged" not in service and service["cap_drop"] == ["ALL"]
+    assert service["restart"] == "unless-stopped"
+    assert service["ports"] == ["0.0.0.0:10095:10095"]
+    assert "/opt/funasr/models:/workspace/models:ro" in service["volumes"]
+    assert service["mem_limit"] == "6g"
+    assert service["logging"]["options"] == {"max-size": "20m", "max-file": "5"}
+
+
+def test_command_points_every_model_at_a_seeded_local_path_and_plain_ws():
+    command = server_command(settings_for())
+    options = dict(zip(command[1::2], command[2::2]))
+    assert options["--model-dir"] == ("/workspace/models/iic/"
+                                      "speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx")
+    assert options["--online-model-dir"].startswith("/workspace/models/iic/")
+    assert options["--hotword"] == "/workspace/resources/hotwords.txt"
+    assert options["--certfile"] == "" and options["--keyfile"] == ""
+    assert "--lm-dir" not in options
+
+
+def test_offline_profile_runs_the_offline_server_with_an_lm():
+    lm = {"offline": {"lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"}}}
+    command = server_command(settings_for(funasr_profile="offline", funasr_version="0.4.7",
+                                          funasr_models=lm))
+    assert command[0] == "./funasr-wss-server"
+    assert "--lm-dir" in command and "--online-model-dir" not in command
+
+
+def test_tls_files_mount_ssl_and_pass_cert(tmp_path):
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("cert"), key.write_text("key")
+    service = compose_of(funasr_tls="files", funasr_tls_cert=str(cert), funasr_tls_key=str(key))
+    assert "/opt/funasr/ssl:/workspace/ssl:ro" in service["volumes"]
+    assert service["command"][-4:] == ["--certfile", "/workspace/ssl/server.crt",
+                                       "--keyfile", "/workspace/ssl/server.key"]
+
+
+def test_bind_address_and_limits():
+    service = compose_of(funasr_bind_address="::1", funasr_port=11000, funasr_cpus=1.5)
+    assert service["ports"] == ["[::1]:11000:10095"]
+    assert service["cpus"] == 1.5
+
+
+def test_hotwords_file_is_sorted_word_weight_lines():
+    text = render_hotwords(settings_for(funasr_hotwords={"阿里巴巴": 20, "小智 同学": 30}))
+    assert text == "小智 同学 30\n阿里巴巴 20\n"
+    assert render_hotwords(settings_for()) == ""
+
+
+def test_a_hotword_change_changes_compose_and_its_config_digest():
+    first, digest1 = compose_with_digest(settings_for(), service_inputs(settings_for())[1])
+    changed = settings_for(funasr_hotwords={"小智": 30})
+    second, digest2 = compose_with_digest(changed, service_inputs(changed)[1])
+    assert digest1 != digest2 and first != second
+    labels = yaml.safe_load(second)["services"]["funasr"]["labels"]
+    assert labels["io.funasr-fleet.config-sha256"] == digest2
+    assert compose_with_digest(settings_for(), service_inputs(settings_for())[1])[1] == digest1
+
+
+def test_daemon_json_has_log_rotation_data_root_and_mirrors():
+    daemon = json.loads(render_daemon_json(settings_for(
+        docker_data_root="/data/docker", docker_registry_mirrors=["https://mirror.example"])))
+    assert daemon["log-opts"] == {"max-size": "20m", "max-file": "5"}
+    assert daemon["data-root"] == "/data/docker"
+    assert daemon["registry-mirrors"] == ["https://mirror.example"]
+
+
+def test_template_rendering_invalid_yaml_fails_on_the_control_node(tmp_path):
+    (tmp_path / "compose.yaml.j2").write_text("services: [ {{ image }}\n")
+    with pytest.raises(DeployError, match="rendered invalid YAML for h1"):
+        render_compose(settings_for(), {}, templates_dir=tmp_path)
+
+
+def test_template_with_an_undefined_name_fails_naming_the_template(tmp_path):
+    (tmp_path / "daemon.json.j2").write_text("{{ nonsense }}")
+    with pytest.raises(DeployError, match="daemon.json.j2 failed to render"):
+        render_daemon_json(settings_for(), templates_dir=tmp_path)
+
+
+def test_docker_repo_sources_are_signed_by_the_checked_keyring():
+    text = docker_repo_sources(settings_for(docker_source="docker-repo",
+                                            docker_repo_url="http://mirror.example/docker"),
+                               "debian", "trixie")
+    assert "URIs: http://mirror.example/docker/debian\nSuites: trixie\n" in text
+    assert "Signed-By: /etc/apt/keyrings/docker.asc" in text
+
+
+def test_templates_dir_is_the_repository_templates():
+    assert {p.name for p in TEMPLATES_DIR.iterdir()} >= {"compose.yaml.j2", "hotwords.txt.j2",
+                                                         "daemon.json.j2"}
