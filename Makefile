@@ -27,7 +27,7 @@ lab-test: venv
 demo: venv
 	$(PYTHON) -m funasr_fleet.lab up --hosts 3
 	$(VENV)/bin/pyinfra -y inventory/lab.py deploy.py
-	$(PYTHON) -m funasr_fleet.lab status
+	$(PYTHON) -m funasr_fleet status inventory/lab.py
 
 lab-up: venv
 	$(PYTHON) -m funasr_fleet.lab up --hosts 3
@@ -36,7 +36,7 @@ lab-down: venv
 	$(PYTHON) -m funasr_fleet.lab down
 
 lab-status: venv
-	$(PYTHON) -m funasr_fleet.lab status
+	$(PYTHON) -m funasr_fleet status inventory/lab.py
 
 bench: venv
 	$(PYTHON) bench/noop_converge.py

@@ -349,7 +349,10 @@ def _build(host):
         try:
             values[key] = check(raw)
         except ValueError as error:
-            problems.append(Problem(host.name, key, raw, source, f"{error}"))
+            default = layers[0][1].get(key)
+            hint = f" (group_data/all.py default: {default!r})" if default is not None and \
+                key not in LAYERED else ""
+            problems.append(Problem(host.name, key, raw, source, f"{error}{hint}"))
     problems += _derive(host, layers, values)
     if problems:
         return None, problems
@@ -358,40 +361,46 @@ def _build(host):
 
 
 def _derive(host, layers, values):
-    """Cross-key checks and layered merges; fills values in place, returns problems."""
+    """Cross-key checks and layered merges; fills ``values`` in place, returns problems.
+
+    Each check runs when the keys it reads are valid (invalid ones are already reported).
+    """
     problems = []
 
     def problem(key, message):
         source, raw = _winning_value(layers, key)
         problems.append(Problem(host.name, key, raw, source, message))
 
-    if not {"funasr_profile", "funasr_version", "funasr_allow_unlisted_tag", "funasr_tls",
-            "funasr_tls_cert", "funasr_tls_key", "funasr_registry_password_env"} <= set(values):
-        return problems  # already reported; cross-checks need valid inputs
-    profile = catalog.get_profile(values["funasr_profile"])
-    if values["funasr_version"] not in profile.versions and not values["funasr_allow_unlisted_tag"]:
+    def valid(*keys):
+        return all(key in values for key in keys)
+
+    profile = catalog.get_profile(values["funasr_profile"]) if valid("funasr_profile") else None
+    if profile and valid("funasr_version", "funasr_allow_unlisted_tag") and \
+            values["funasr_version"] not in profile.versions and not values["funasr_allow_unlisted_tag"]:
         problem("funasr_version",
                 f"image tag {profile.tag(values['funasr_version'])!r} is not a known "
                 f"{profile.name} image (known versions: {', '.join(profile.versions)}); use a "
                 "listed version, or set funasr_allow_unlisted_tag = True if you built or "
                 "mirrored this tag yourself")
-    try:
-        merged = modelset.merge_layers(_layer_values(layers, "funasr_models"))
-        values["funasr_models"] = modelset.check_model_set(profile, merged.get(profile.name, {}))
-    except ValueError as error:
-        problem("funasr_models", f"{error}")
+    if profile:
+        try:
+            merged = modelset.merge_layers(_layer_values(layers, "funasr_models"))
+            values["funasr_models"] = modelset.check_model_set(profile, merged.get(profile.name, {}))
+        except ValueError as error:
+            problem("funasr_models", f"{error}")
     try:
         values["funasr_hotwords"] = hotwords.merge_layers(
             [hotwords.check_layer(layer) for layer in _layer_values(layers, "funasr_hotwords")])
     except ValueError as error:
         problem("funasr_hotwords", f"{error}")
-    if values["funasr_tls"] == "files" and not (values["funasr_tls_cert"] and values["funasr_tls_key"]):
+    if valid("funasr_tls", "funasr_tls_cert", "funasr_tls_key") and values["funasr_tls"] == "files" \
+            and not (values["funasr_tls_cert"] and values["funasr_tls_key"]):
         problem("funasr_tls", "is 'files' but funasr_tls_cert or funasr_tls_key is empty; set both "
                 "to the certificate and key files on the control node, or set funasr_tls = 'off'")
-    if values["funasr_registry_password_env"] and not os.environ.get(values["funasr_registry_password_env"]):
+    env_name = values.get("funasr_registry_password_env")
+    if env_name and not os.environ.get(env_name):
         problem("funasr_registry_password_env",
-                f"environment variable {values['funasr_registry_password_env']} is not set; "
-                "export it before running pyinfra")
+                f"environment variable {env_name} is not set; export it before running pyinfra")
     return problems
 
 

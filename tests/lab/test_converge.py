@@ -112,3 +112,34 @@ def test_bad_input_fails_before_any_host_changes(lab, tmp_path, how, expected):
     after = {name: (lab.container(name)["State"]["StartedAt"],
                     lab.ssh(name, "sha256sum /opt/funasr/compose.yaml")) for name in lab.hosts}
     assert after == before
+
+
+def test_wss_with_operator_certificate_is_probed_with_the_pinned_certificate(lab, tmp_path):
+    import subprocess
+    import sys
+
+    from funasr_fleet.probe import TlsPolicy, certificate_sha256, probe
+
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=lab-1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    target = lab.hosts[0]
+    lab.set_host_data({target: {"funasr_tls": "files", "funasr_tls_cert": str(cert),
+                                "funasr_tls_key": str(key)}})
+    try:
+        result = lab.deploy()
+        assert result.returncode == 0, result.output[-5000:]
+        assert "BEGIN PRIVATE KEY" not in result.output
+        assert lab.ssh(target, "stat -c '%a %U' /opt/funasr/ssl/server.key").strip() == "600 root"
+        url = f"wss://127.0.0.1:{lab.entry(target)['service_ports']['10095']}"
+        assert probe(url, tls=TlsPolicy(pin_sha256=certificate_sha256(cert))).ok
+        unverified = probe(url)  # self-signed is refused unless pinned or configured
+        assert not unverified.ok and "CERTIFICATE_VERIFY_FAILED" in unverified.error
+        cli = subprocess.run([sys.executable, "-m", "funasr_fleet", "probe", url, "--insecure"],
+                             capture_output=True, text=True)
+        assert cli.returncode == 0, cli.stderr
+    finally:
+        lab.set_host_data({})
+    assert lab.deploy().returncode == 0
+    assert probe(f"ws://127.0.0.1:{lab.entry(target)['service_ports']['10095']}").ok

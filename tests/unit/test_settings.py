@@ -1,6 +1,7 @@
 """Validation: one typed view per host; every problem names host, key, value, source, fix."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,8 @@ def test_registry_password_comes_from_the_named_environment_variable(monkeypatch
                                         "funasr_registry_username": "bot"})])
     assert load_settings(inventory.get_host("h1")).registry_password == "s3cret"
     assert "s3cret" not in repr(settings_module.data_layers(inventory.get_host("h1")))
+
+
+def test_every_knob_is_documented_in_the_readme():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert [key for key in KNOBS if f"`{key}`" not in readme] == []
