@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 # The tests: unit tests, then the lab (converge, idempotence, verify) on 3 hosts.
 test: venv
-	$(PYTHON) -m pytest tests -v -ra
+	$(PYTHON) -m pytest tests/unit tests/lab -v -ra
 
 unit: venv
 	$(PYTHON) -m pytest tests/unit -q

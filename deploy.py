@@ -12,7 +12,7 @@ from pyinfra import host, inventory
 
 from funasr_fleet.deploys import funasr_service, health_gate, install_docker
 from funasr_fleet.images import prepare_tarball
-from funasr_fleet.models import load_cached_model
+from funasr_fleet.hub import fetch_models
 from funasr_fleet.settings import check_inventory, load_settings
 
 check_inventory(inventory)
@@ -21,8 +21,8 @@ settings = load_settings(host)
 # Control-node inputs, prepared once and checked before any host is touched.
 delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
             if settings.funasr_image_delivery == "tarball" else None)
-cached_models = [load_cached_model(settings.funasr_models_cache_dir, spec)
-                 for spec in settings.funasr_models.values()]
+cached_models = fetch_models(settings.funasr_models_endpoint, list(settings.funasr_models.values()),
+                             settings.funasr_models_cache_dir)
 
 install_docker(settings)
 funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password)

@@ -185,3 +185,38 @@ class KeyringFingerprints(FactBase):
 
     def default(self):
         return []
+
+
+class ModelManifests(FactBase):
+    """
+    The funasr-fleet model manifests present on the host, and whether it has rsync.
+
+    Returns ``{"rsync": bool, "manifests": {path: manifest dict}}``; missing or unreadable
+    manifests are absent.
+
+    .. code:: python
+
+        host.get_fact(ModelManifests, paths=["/opt/funasr/models/iic/vad/.funasr-fleet-manifest.json"])
+    """
+
+    def command(self, paths):
+        quoted = " ".join(shlex.quote(path) for path in paths)
+        return ("if command -v rsync >/dev/null; then echo rsync=yes; else echo rsync=no; fi; "
+                f'for p in {quoted}; do if [ -f "$p" ]; then printf "%s\\t" "$p"; '
+                'tr -d "\\n" < "$p"; echo; fi; done')
+
+    def process(self, output):
+        facts = {"rsync": False, "manifests": {}}
+        for line in output:
+            if line.startswith("rsync="):
+                facts["rsync"] = line.strip() == "rsync=yes"
+                continue
+            path, _, text = line.partition("\t")
+            try:
+                facts["manifests"][path] = json.loads(text)
+            except ValueError:
+                pass  # a damaged manifest counts as none: the model is sent again
+        return facts
+
+    def default(self):
+        return {"rsync": False, "manifests": {}}

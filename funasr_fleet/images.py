@@ -5,12 +5,11 @@ The tarball is made once (named by the image ID, so a retagged image gets a new
 one) and streamed to every host that lacks that image ID.
 """
 
-import os
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cachelock import produce_once
 from .errors import DeployError
 
 
@@ -54,42 +53,9 @@ def prepare_tarball(image, cache_dir):
         tarball = prepare_tarball("funasr-fleet-lab/funasr-standin:TAG", "~/.cache/funasr-fleet/images")
     """
     image_id = local_image_id(image)
-    cache = Path(cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"{image_id.split(':')[-1]}.tar.gz"
-    _save_once(image, path)
+    path = Path(cache_dir) / f"{image_id.split(':')[-1]}.tar.gz"
+    produce_once(path, lambda: _save(image, path))
     return ImageTarball(image=image, image_id=image_id, path=path)
-
-
-def _save_once(image, path, poll=0.2):
-    """Save unless ``path`` exists; concurrent callers (hosts, processes) wait for one saver.
-
-    The lock file holds the saver's PID; a lock whose process is gone is taken over.
-    Waiting uses sleep, which pyinfra's gevent makes cooperative.
-    """
-    lock = path.with_name(f"{path.name}.lock")
-    while not path.is_file():
-        try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if not _lock_alive(lock):
-                lock.unlink(missing_ok=True)
-            time.sleep(poll)
-            continue
-        try:
-            os.write(descriptor, str(os.getpid()).encode())
-            _save(image, path)
-        finally:
-            os.close(descriptor)
-            lock.unlink(missing_ok=True)
-
-
-def _lock_alive(lock):
-    try:
-        os.kill(int(lock.read_text() or "0"), 0)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def _save(image, path):

@@ -37,6 +37,11 @@ class CachedModel:
     manifest_sha256: str
     files: tuple
 
+    @property
+    def manifest(self):
+        """The manifest as a dict, for comparing with the one a host holds."""
+        return {"id": self.spec.id, "revision": self.spec.revision, "files": list(self.files)}
+
 
 def cache_dir_for(cache, spec):
     """Cache directory of a model revision: ``<cache>/<owner>/<name>/<revision>``."""
@@ -50,13 +55,18 @@ def write_manifest(directory, spec):
     + spec: the `ModelSpec` it holds
     """
     directory = Path(directory)
-    files = []
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST):
-        files.append({"path": path.relative_to(directory).as_posix(),
-                      "size": path.stat().st_size, "sha256": sha256_file(path)})
-    manifest = {"id": spec.id, "revision": spec.revision, "files": files}
-    target = directory / MANIFEST
-    temporary = directory / f"{MANIFEST}.tmp"
+    entries = [{"path": path.relative_to(directory).as_posix(), "size": path.stat().st_size,
+                "sha256": sha256_file(path)}
+               for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST)]
+    return write_manifest_entries(directory, spec, entries)
+
+
+def write_manifest_entries(directory, spec, entries):
+    """Write the manifest of ``directory`` from known (already verified) file entries."""
+    manifest = {"id": spec.id, "revision": spec.revision,
+                "files": sorted(entries, key=lambda entry: entry["path"])}
+    target = Path(directory) / MANIFEST
+    temporary = Path(directory) / f"{MANIFEST}.tmp"
     temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     temporary.replace(target)
     return target

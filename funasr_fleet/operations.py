@@ -6,11 +6,12 @@ Each reads the host with one fact and yields commands only for what differs, so 
 converged host costs one remote command per operation.
 """
 
+import shutil
 from io import BytesIO
 
 from pyinfra import host
 from pyinfra.api import FunctionCommand, StringCommand, operation
-from pyinfra.api.command import FileUploadCommand, QuoteString
+from pyinfra.api.command import FileUploadCommand, QuoteString, RsyncCommand
 from pyinfra.connectors.util import make_unix_command_for_host
 
 from .digest import sha256_bytes
@@ -19,6 +20,7 @@ from .facts import (
     DebPackageVersions,
     DockerImageId,
     KeyringFingerprints,
+    ModelManifests,
     PathStates,
     SystemdUnitState,
 )
@@ -203,17 +205,20 @@ def _stream_docker_load(state, host, tarball):
 
 
 @operation()
-def models_seeded(models_dir, cached_models):
+def models_seeded(models_dir, cached_models, use_rsync=True):
     """
-    Give the host each model revision from the control-node cache, unless it has it.
+    Give the host each model revision from the control-node cache, sending only what differs.
 
     + models_dir: the host's models directory, e.g. ``/opt/funasr/models``
     + cached_models: `funasr_fleet.models.CachedModel` items
+    + use_rsync: use rsync over SSH when both ends have it (else pyinfra's file transfer)
 
-    A host is up to date for a model when its manifest has the same sha256 as the
-    cache's (no re-hashing of the model files). Otherwise the files go to a staging
-    directory next to the target, which then replaces the old copy by rename; the old
-    copy stays in place until the new one is complete.
+    One fact reads every manifest the host holds; a model whose manifest equals the
+    cache's costs nothing (no re-hashing of gigabytes). Otherwise a staging copy is made
+    next to the live one with hard links (instant, no space), only the files whose
+    sha256 differs are sent into it (a sent file replaces its link, so the live copy is
+    never written), files the new revision lacks are removed, and the staging copy
+    replaces the live one by rename. An interrupted run leaves the live copy as it was.
 
     **Example:**
 
@@ -222,26 +227,46 @@ def models_seeded(models_dir, cached_models):
         models_seeded(models_dir="/opt/funasr/models", cached_models=cached)
     """
     targets = [(model, f"{models_dir}/{model.spec.dirname}") for model in cached_models]
-    states = host.get_fact(PathStates, paths=[f"{target}/{MANIFEST}" for _, target in targets])
+    facts = host.get_fact(ModelManifests, paths=[f"{target}/{MANIFEST}" for _, target in targets])
+    rsync = use_rsync and facts["rsync"] and shutil.which("rsync") and hasattr(host.connector, "rsync")
     for model, target in targets:
-        state = states.get(f"{target}/{MANIFEST}")
-        if state and state["sha256"] == model.manifest_sha256:
+        current = facts["manifests"].get(f"{target}/{MANIFEST}")
+        if current == model.manifest:
             continue
         staging = f"{target}.funasr-fleet-staging"
-        yield StringCommand("rm", "-rf", QuoteString(staging))
-        for directory in sorted({entry["path"].rpartition("/")[0] for entry in model.files}):
-            yield StringCommand("mkdir", "-p", "-m", "755", QuoteString(f"{staging}/{directory}".rstrip("/")))
-        for entry in (*model.files, {"path": MANIFEST}):
-            yield FileUploadCommand(str(model.directory / entry["path"]), f"{staging}/{entry['path']}")
+        yield StringCommand("rm", "-rf", QuoteString(staging), "&&", "mkdir", "-p",
+                            QuoteString(target.rpartition("/")[0]), "&&",
+                            "{", "cp", "-al", QuoteString(target), QuoteString(staging), "||",
+                            "mkdir", "-m", "755", QuoteString(staging), ";", "}")
+        if rsync:
+            yield RsyncCommand(f"{model.directory}/", f"{staging}/",
+                               ["-rt", "--delete", "--chmod=D755,F644"])
+        else:
+            yield from _changed_files_uploaded(model, current, staging)
+        old = f"{target}.funasr-fleet-old"
         yield StringCommand(
             "chown", "-R", "root:root", QuoteString(staging), "&&",
             "chmod", "-R", "u=rwX,go=rX", QuoteString(staging), "&&",
-            "rm", "-rf", QuoteString(f"{target}.funasr-fleet-old"), "&&",
+            "rm", "-rf", QuoteString(old), "&&",
             "{", "[", "!", "-e", QuoteString(target), "]", "||",
-            "mv", QuoteString(target), QuoteString(f"{target}.funasr-fleet-old"), ";", "}", "&&",
-            "mv", QuoteString(staging), QuoteString(target), "&&",
-            "rm", "-rf", QuoteString(f"{target}.funasr-fleet-old"),
+            "mv", QuoteString(target), QuoteString(old), ";", "}", "&&",
+            "mv", QuoteString(staging), QuoteString(target), "&&", "rm", "-rf", QuoteString(old),
         )
+
+
+def _changed_files_uploaded(model, current, staging):
+    """Commands that make ``staging`` (a hard-linked copy of ``current``) hold ``model``."""
+    held = {entry["path"]: entry["sha256"] for entry in (current or {}).get("files", [])}
+    wanted = {entry["path"] for entry in model.files}
+    for path in sorted(set(held) - wanted):
+        yield StringCommand("rm", "-f", QuoteString(f"{staging}/{path}"))
+    for entry in (*model.files, {"path": MANIFEST, "sha256": None}):
+        if entry["sha256"] and held.get(entry["path"]) == entry["sha256"]:
+            continue
+        remote = f"{staging}/{entry['path']}"
+        yield StringCommand("rm", "-f", QuoteString(remote), "&&", "mkdir", "-p",
+                            QuoteString(remote.rpartition("/")[0]))
+        yield FileUploadCommand(str(model.directory / entry["path"]), remote)
 
 
 @operation()

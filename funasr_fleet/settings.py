@@ -175,6 +175,7 @@ KNOBS = {
     # Models and hotwords (layered: all < group < host < --data)
     "funasr_models": _layers_passthrough,
     "funasr_models_cache_dir": _local_path,
+    "funasr_models_endpoint": _text(r"https?://[^\s/]+(/\S*)?", "an http(s) URL of a ModelScope hub or mirror"),
     "funasr_hotwords": _layers_passthrough,
     # Health gate
     "funasr_probe_address": _text(r"\S*", "a host name or address, or '' for the SSH host"),
@@ -229,6 +230,7 @@ class Settings:
     funasr_tls_key: str
     funasr_models: dict
     funasr_models_cache_dir: str
+    funasr_models_endpoint: str
     funasr_hotwords: dict
     funasr_probe_address: str
     funasr_probe_port: int

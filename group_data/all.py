@@ -100,8 +100,11 @@ funasr_models = {
         "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
     },
 }
-# Control-node model cache: one directory per model id, each with its manifest.
+# Control-node model cache: <id>/<revision>/ with the files and a manifest. Each model
+# revision is fetched once per fleet, verified, then copied to hosts that lack it.
 funasr_models_cache_dir = "~/.cache/funasr-fleet/models"
+# ModelScope hub (or a mirror with the same API) the control node fetches models from.
+funasr_models_endpoint = "https://www.modelscope.cn"
 
 # ---------------------------------------------------------------- Hotwords
 # Phrase -> weight (integer 1-100). Merged across layers phrase by phrase; None removes

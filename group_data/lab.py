@@ -1,7 +1,7 @@
 # The local lab (python -m funasr_fleet.lab up): stand-ins for what is unreachable here.
 # The FunASR image is the lab's stand-in (funasr_fleet/lab/standin), delivered air-gapped
-# from the control node's Docker engine. Cache paths (images, models) point into the lab
-# directory: inventory/lab.py sets them.
+# from the control node's Docker engine; models come from the lab's ModelScope stand-in.
+# Cache paths and the hub's URL point into the lab: inventory/lab.py sets them.
 funasr_image_registry = ""
 funasr_image_repository = "funasr-fleet-lab/funasr-standin"
 funasr_image_delivery = "tarball"

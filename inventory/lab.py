@@ -26,6 +26,7 @@ def _host(entry):
         "funasr_probe_port": entry["service_ports"]["10095"],
         "funasr_image_cache_dir": str(lab_dir() / "images"),
         "funasr_models_cache_dir": str(lab_dir() / "models"),
+        "funasr_models_endpoint": _state["hub"]["url"],
         **_overrides.get(entry["name"], {}),
     })
 

@@ -27,8 +27,9 @@ def make_inventory(hosts, groups=None, all_data=None, override=None):
 class FakeHost:
     """Stands in for pyinfra's host inside an operation: facts are given, calls recorded."""
 
-    def __init__(self, facts, executing=True):
+    def __init__(self, facts, executing=True, connector=None):
         self.facts = facts
+        self.connector = connector
         self.fact_calls = []
         self.state = type("FakeState", (), {"is_executing": executing})()
         self.logs = []
@@ -41,11 +42,11 @@ class FakeHost:
         self.logs.append(message)
 
 
-def run_operation(op, facts, **kwargs):
+def run_operation(op, facts, connector=None, **kwargs):
     """Run an operation's generator against a FakeHost; returns (commands as text, host)."""
     from pyinfra.context import ctx_host
 
-    fake = FakeHost(facts)
+    fake = FakeHost(facts, connector=connector)
     with ctx_host.use(fake):
         commands = list(op._inner(**kwargs))
     return [_describe(command) for command in commands], fake

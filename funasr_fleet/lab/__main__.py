@@ -8,13 +8,14 @@ The local lab (like Molecule's platforms): real SSH hosts for the real deploy.
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
 
 from . import hosts, images
 from .engine import LabError, docker, engine_running, ensure_engine
-from .standin_models import default_model_sets, seed_standin_models
+from .hub_process import start_hub, stop_hub
 from .state import STATE_VERSION, lab_dir, load_state, save_state, state_path
 
 
@@ -44,6 +45,9 @@ def up(count, fresh):
             hosts.remove_host(container)
     if fresh or not existing:
         known_hosts.write_text("")
+    if fresh:  # a fresh lab fetches its models from a fresh hub stand-in again
+        shutil.rmtree(directory / "models", ignore_errors=True)
+        stop_hub(directory, remove_log=True)
     existing = {} if fresh else hosts.existing_hosts()
     public_key = (directory / "id_ed25519.pub").read_text()
     entries = []
@@ -60,9 +64,9 @@ def up(count, fresh):
     for entry in entries:
         hosts.wait_for_ssh(entry["ssh_port"])
     known_hosts.touch()
-    seed_standin_models(directory / "models", default_model_sets())
+    hub = start_hub(directory)
     save_state({"version": STATE_VERSION, "ssh_key": str(key), "known_hosts": str(known_hosts),
-                "network": hosts.NETWORK, "hosts": entries, "images": names})
+                "network": hosts.NETWORK, "hosts": entries, "images": names, "hub": hub})
     print(f"lab up: {count} hosts in {time.monotonic() - started:.1f}s; state in {state_path()}")
 
 
@@ -75,6 +79,7 @@ def status(as_json):
     if as_json:
         print(json.dumps(rows, indent=2))
         return
+    print(f"model hub stand-in: {state['hub']['url']}")
     print(f"{'HOST':8} {'STATE':8} {'SSH':16} SERVICE")
     for row in rows:
         print(f"{row['name']:8} {'running' if row['running'] else 'stopped':8} "
@@ -82,7 +87,8 @@ def status(as_json):
 
 
 def down(purge):
-    """Remove the hosts, their volumes and the network; ``purge`` removes the images too."""
+    """Remove the hosts, their volumes, the network and the hub; ``purge`` removes the images too."""
+    stop_hub(lab_dir())
     if not engine_running():
         return
     for container in hosts.existing_hosts():
@@ -100,7 +106,8 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="build images and start the hosts")
     up_parser.add_argument("--hosts", type=int, default=3)
-    up_parser.add_argument("--fresh", action="store_true", help="recreate every host")
+    up_parser.add_argument("--fresh", action="store_true",
+                           help="recreate every host and empty the lab's model cache")
     status_parser = commands.add_parser("status", help="list the hosts")
     status_parser.add_argument("--json", action="store_true")
     down_parser = commands.add_parser("down", help="remove the hosts")

@@ -67,9 +67,10 @@ def start_host(index, image, public_key):
     """Run lab host ``index`` and prepare its SSH (fresh host keys, our key for root)."""
     docker("run", *run_flags(index), image)
     script = ("ssh-keygen -A >/dev/null && install -d -m 700 /root/.ssh && "
-              "cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys")
+              "cat > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys && "
+              "systemctl restart ssh")
     deadline = time.monotonic() + 60
-    while True:  # systemd needs a moment before exec works reliably
+    while True:  # until systemd has booted far enough to restart sshd
         result = subprocess.run(["docker", "exec", "-i", container_name(index), "sh", "-c", script],
                                 input=public_key, capture_output=True, text=True)
         if result.returncode == 0:
@@ -77,7 +78,6 @@ def start_host(index, image, public_key):
         if time.monotonic() > deadline:
             raise LabError(f"preparing SSH in {container_name(index)} failed: {result.stderr.strip()}")
         time.sleep(0.5)
-    docker("exec", container_name(index), "systemctl", "restart", "ssh")
 
 
 def published_ports(container):

@@ -1,20 +1,21 @@
 """
-Stand-in model files for the lab's control-node model cache.
+Stand-in model repositories for the lab's ModelScope stand-in (standin_hub.py).
 
-ModelScope is unreachable here, so the lab writes small generated files with the
-names the FunASR server checks for (model_quant.onnx, the ITN .fst files, ...) into
-the cache layout of funasr_fleet.models, with real manifests. The stand-in server
-refuses to start without them, exactly as the real server does without real ones.
+ModelScope is unreachable here, so the stand-in hub serves generated files with the
+names the FunASR server checks for (model_quant.onnx, the ITN .fst files, ...). The
+content is deterministic per model id, revision and file name, generated block by
+block, so a hub can serve gigabytes without storing them and two runs agree.
 """
 
 import hashlib
+import random
 import runpy
 from pathlib import Path
 
 from .. import catalog, modelset
-from ..models import MANIFEST, cache_dir_for, write_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+BLOCK = 1 << 20
 
 # Files per role, as the FunASR server and its model repos name them.
 ROLE_FILES = {
@@ -27,8 +28,18 @@ ROLE_FILES = {
 }
 
 
+def role_of(model_id):
+    """The role a model id looks like (the stand-in hub serves any id it is asked for)."""
+    name = model_id.lower()
+    for marker, role in (("vad", "vad"), ("punc", "punc"), ("itn", "itn"), ("ngram", "lm"),
+                         ("online", "online_asr")):
+        if marker in name:
+            return role
+    return "asr"
+
+
 def default_model_sets(all_data_file=REPO_ROOT / "group_data" / "all.py"):
-    """``{role: ModelSpec}`` pairs of every profile's default model set in group_data/all.py."""
+    """``(role, ModelSpec)`` pairs of every profile's default model set in group_data/all.py."""
     data = runpy.run_path(str(all_data_file))
     merged = modelset.merge_layers([data["funasr_models"]])
     return [(role, spec)
@@ -36,40 +47,51 @@ def default_model_sets(all_data_file=REPO_ROOT / "group_data" / "all.py"):
             for role, spec in modelset.check_model_set(profile, merged.get(name, {})).items()]
 
 
-def standin_bytes(spec, filename, size):
-    """Deterministic filler bytes for one stand-in file (same inputs, same bytes)."""
-    seed = f"funasr-fleet stand-in model {spec.id}@{spec.revision}/{filename}".encode()
-    out = bytearray(seed + b"\n")
-    block = seed
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block
-    return bytes(out[:size])
+class StandinFile:
+    """One generated file: its size, sha256 and bytes at any offset.
 
-
-def seed_standin_models(cache_dir, role_specs, size=64 * 1024):
-    """Write stand-in files + manifests for each ``(role, spec)`` missing from the cache.
-
-    + cache_dir: the control-node model cache (funasr_models_cache_dir)
-    + role_specs: ``(role, ModelSpec)`` pairs, e.g. from `default_model_sets`
-    + size: bytes per stand-in file
-
-    Returns the number of models written.
-
-    **Example:**
-
-    .. code:: python
-
-        seed_standin_models(".lab/models", default_model_sets())
+    + model_id, revision, name: what the file belongs to (the content's seed)
+    + size: bytes
     """
-    written = 0
-    for role, spec in role_specs:
-        directory = cache_dir_for(cache_dir, spec)
-        if (directory / MANIFEST).is_file():
-            continue
-        directory.mkdir(parents=True, exist_ok=True)
-        for filename in ROLE_FILES[role]:
-            (directory / filename).write_bytes(standin_bytes(spec, filename, size))
-        write_manifest(directory, spec)
-        written += 1
-    return written
+
+    def __init__(self, model_id, revision, name, size):
+        self.seed = f"funasr-fleet stand-in model {model_id}@{revision}/{name}"
+        self.size = size
+        self._sha256 = None
+
+    def block(self, index):
+        length = min(BLOCK, self.size - index * BLOCK)
+        return random.Random(f"{self.seed}:{index}").randbytes(length)
+
+    def read(self, offset, length):
+        """``length`` bytes from ``offset`` (fewer at the end of the file)."""
+        end = min(self.size, offset + length)
+        out = bytearray()
+        while offset < end:
+            index, skip = divmod(offset, BLOCK)
+            chunk = self.block(index)[skip:skip + end - offset]
+            out += chunk
+            offset += len(chunk)
+        return bytes(out)
+
+    @property
+    def sha256(self):
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            for index in range((self.size + BLOCK - 1) // BLOCK):
+                digest.update(self.block(index))
+            self._sha256 = digest.hexdigest()
+        return self._sha256
+
+
+SMALL_FILE = 4096
+
+
+def standin_repo(model_id, revision, size):
+    """``{file name: StandinFile}`` of a stand-in model repository revision.
+
+    + size: bytes of each model file (.onnx, .fst); configuration files get 4 KiB at most
+    """
+    return {name: StandinFile(model_id, revision, name,
+                              size if name.endswith((".onnx", ".fst")) else min(size, SMALL_FILE))
+            for name in ROLE_FILES[role_of(model_id)]}

@@ -7,7 +7,8 @@ State dir: $FUNASR_LAB_DIR, or .lab/ at the repository root. state.json::
      "network": "funasr-lab",
      "hosts": [{"name": "lab-1", "container": "funasr-lab-1", "address": "127.0.0.1",
                 "ssh_port": 32771, "service_ports": {"10095": 32772, ...}, "groups": ["cpu"]}],
-     "images": {"host": "funasr-fleet-lab/host:trixie", "standin": "funasr-fleet-lab/funasr-standin"}}
+     "images": {"host": "funasr-fleet-lab/host:trixie", "standin": "funasr-fleet-lab/funasr-standin"},
+     "hub": {"url": "http://127.0.0.1:PORT", "log": ".../hub.jsonl", "faults": ".../hub.faults.json"}}
 """
 
 import json

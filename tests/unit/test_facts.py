@@ -7,6 +7,7 @@ from funasr_fleet.facts import (
     DebPackageVersions,
     DockerImageId,
     KeyringFingerprints,
+    ModelManifests,
     PathStates,
     SystemdUnitState,
 )
@@ -52,3 +53,10 @@ def test_compose_containers_strips_names_and_defaults_labels():
 def test_keyring_fingerprints():
     assert KeyringFingerprints().process(["9DC858229FC7DD38854AE2D88D81803C0EBFCD88", ""]) == [
         "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"]
+
+
+def test_model_manifests_reads_rsync_and_skips_damaged_manifests():
+    output = ["rsync=yes", '/m/a.json\t{"id": "iic/a",  "revision": "v1", "files": []}', "/m/b.json\t{broken"]
+    facts = ModelManifests().process(output)
+    assert facts["rsync"] is True
+    assert facts["manifests"] == {"/m/a.json": {"id": "iic/a", "revision": "v1", "files": []}}

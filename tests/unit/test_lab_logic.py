@@ -5,8 +5,7 @@ import json
 import pytest
 
 from funasr_fleet.lab import aptconf, hosts, state
-from funasr_fleet.lab.standin_models import ROLE_FILES, default_model_sets, seed_standin_models
-from funasr_fleet.models import load_cached_model
+from funasr_fleet.lab.standin_models import ROLE_FILES, default_model_sets, role_of, standin_repo
 
 DEB822 = """Types: deb
 # a comment
@@ -65,10 +64,15 @@ def test_run_flags_never_privileged_and_publish_on_loopback_only():
     assert "funasr-lab-2-docker:/var/lib/docker" in flags
 
 
-def test_standin_models_are_seeded_once_with_valid_manifests(tmp_path):
-    specs = default_model_sets()
-    assert {role for role, _ in specs} == set(ROLE_FILES) - {"lm"}
-    assert seed_standin_models(tmp_path, specs, size=1000) == len({spec for _, spec in specs})
-    assert seed_standin_models(tmp_path, specs, size=1000) == 0
-    cached = load_cached_model(tmp_path, specs[0][1])
-    assert {entry["path"] for entry in cached.files} == set(ROLE_FILES[specs[0][0]])
+def test_standin_repos_have_the_files_of_their_role_and_stable_content():
+    assert role_of("iic/speech_fsmn_vad_zh-cn-16k-common-onnx") == "vad"
+    assert role_of("thuduj12/fst_itn_zh") == "itn"
+    assert role_of("iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online-onnx") == "online_asr"
+    assert {role for role, _ in default_model_sets()} == set(ROLE_FILES) - {"lm"}
+    repo = standin_repo("iic/punc_ct-transformer_x", "v1", 3_000_000)
+    assert set(repo) == set(ROLE_FILES["punc"])
+    assert repo["model_quant.onnx"].size == 3_000_000 and repo["config.yaml"].size == 4096
+    again = standin_repo("iic/punc_ct-transformer_x", "v1", 3_000_000)["model_quant.onnx"]
+    assert again.read(1_048_000, 1000) == repo["model_quant.onnx"].read(1_048_000, 1000)
+    assert standin_repo("iic/punc_ct-transformer_x", "v2", 10)["model.onnx"].sha256 != \
+        standin_repo("iic/punc_ct-transformer_x", "v1", 10)["model.onnx"].sha256

@@ -74,24 +74,51 @@ def test_image_pulled_logs_in_with_the_password_on_stdin_only():
     assert all("s3cret" not in command for command in commands)
 
 
+def cached_vad(tmp_path, files):
+    return CachedModel(spec=ModelSpec(id="iic/vad", revision="v2"), directory=tmp_path,
+                       manifest_sha256="m" * 64, files=tuple(files))
+
+
+NEW_FILES = ({"path": "model_quant.onnx", "size": 1, "sha256": "new"},
+             {"path": "sub/config.yaml", "size": 1, "sha256": "same"})
+MANIFEST_PATH = f"/opt/funasr/models/iic/vad/{MANIFEST}"
+STAGING = "/opt/funasr/models/iic/vad.funasr-fleet-staging"
+
+
 def test_models_seeded_skips_models_whose_manifest_matches(tmp_path):
-    spec = ModelSpec(id="iic/vad", revision="v1")
-    model = CachedModel(spec=spec, directory=tmp_path, manifest_sha256="m" * 64,
-                        files=({"path": "model_quant.onnx", "size": 1, "sha256": "x"},
-                               {"path": "sub/config.yaml", "size": 1, "sha256": "y"}))
-    manifest = f"/opt/funasr/models/iic/vad/{MANIFEST}"
-    same = {"PathStates": {manifest: {"type": "file", "mode": "644", **ROOT, "sha256": "m" * 64}}}
-    assert run_operation(operations.models_seeded, same, models_dir="/opt/funasr/models",
-                         cached_models=[model])[0] == []
-    commands, _ = run_operation(operations.models_seeded, {"PathStates": {}},
-                                models_dir="/opt/funasr/models", cached_models=[model])
-    staging = "/opt/funasr/models/iic/vad.funasr-fleet-staging"
-    assert commands[0] == f"rm -rf {staging}"
-    assert f"mkdir -p -m 755 {staging}/sub" in commands
+    model = cached_vad(tmp_path, NEW_FILES)
+    facts = {"ModelManifests": {"rsync": True, "manifests": {MANIFEST_PATH: model.manifest}}}
+    commands, host = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+                                   cached_models=[model])
+    assert commands == [] and len(host.fact_calls) == 1
+
+
+def test_models_seeded_sends_only_changed_files_into_a_hard_linked_staging_copy(tmp_path):
+    model = cached_vad(tmp_path, NEW_FILES)
+    held = {"id": "iic/vad", "revision": "v1",
+            "files": [{"path": "model_quant.onnx", "size": 1, "sha256": "old"},
+                      {"path": "sub/config.yaml", "size": 1, "sha256": "same"},
+                      {"path": "vad.mvn", "size": 1, "sha256": "gone"}]}
+    facts = {"ModelManifests": {"rsync": False, "manifests": {MANIFEST_PATH: held}}}
+    commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+                                cached_models=[model])
+    assert f"cp -al /opt/funasr/models/iic/vad {STAGING}" in commands[0]
+    assert f"rm -f {STAGING}/vad.mvn" in commands
     uploads = [c for c in commands if c.startswith("FileUploadCommand(")]
-    assert len(uploads) == 3 and MANIFEST in uploads[-1]
-    assert commands[-1].endswith(f"mv {staging} /opt/funasr/models/iic/vad && "
+    assert len(uploads) == 2 and "model_quant.onnx" in uploads[0] and MANIFEST in uploads[1]
+    assert not any("config.yaml" in c for c in uploads)
+    assert commands[-1].endswith(f"mv {STAGING} /opt/funasr/models/iic/vad && "
                                  "rm -rf /opt/funasr/models/iic/vad.funasr-fleet-old")
+
+
+def test_models_seeded_uses_rsync_when_both_ends_have_it(tmp_path):
+    model = cached_vad(tmp_path, NEW_FILES)
+    facts = {"ModelManifests": {"rsync": True, "manifests": {}}}
+    connector = type("SSH", (), {"rsync": lambda self: None})()
+    commands, _ = run_operation(operations.models_seeded, facts, connector=connector,
+                                models_dir="/opt/funasr/models", cached_models=[model])
+    assert len(commands) == 3 and commands[1].startswith("RsyncCommand(")
+    assert f"{tmp_path}/" in commands[1] and f"{STAGING}/" in commands[1]
 
 
 def running(digest, status="running"):

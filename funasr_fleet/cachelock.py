@@ -1,0 +1,52 @@
+"""
+Produce a control-node cache entry once, however many hosts ask for it at the same time.
+
+pyinfra prepares hosts concurrently (gevent greenlets, in one process) and several
+pyinfra runs may share a cache, so a lock file next to the entry names the producing
+process; the others wait, cooperatively (pyinfra's gevent makes sleep yield), and a lock
+whose process is gone is taken over.
+"""
+
+import os
+import time
+from pathlib import Path
+
+
+def produce_once(path, produce, poll=0.2):
+    """Call ``produce()`` unless ``path`` exists; concurrent callers wait for one producer.
+
+    + path: the cache entry (file or directory) ``produce`` creates atomically
+    + produce: callable that creates ``path`` (and raises on failure)
+
+    **Example:**
+
+    .. code:: python
+
+        produce_once(cache / "abc.tar.gz", lambda: save_image(image, cache / "abc.tar.gz"))
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f"{path.name}.lock")
+    while not path.exists():
+        try:
+            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if not _holder_alive(lock):
+                lock.unlink(missing_ok=True)
+            time.sleep(poll)
+            continue
+        try:
+            os.write(descriptor, str(os.getpid()).encode())
+            produce()
+            return
+        finally:
+            os.close(descriptor)
+            lock.unlink(missing_ok=True)
+
+
+def _holder_alive(lock):
+    try:
+        os.kill(int(lock.read_text() or "0"), 0)
+    except (OSError, ValueError):
+        return False
+    return True

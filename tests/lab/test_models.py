@@ -1,0 +1,98 @@
+"""
+Models seeded once per fleet (issue: pre-seed models so servers start offline), on the lab
+after test_converge.py: hub stand-in log counts, offline start, hub faults.
+"""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import grand_total
+from funasr_fleet.lab.standin_hub import read_log
+
+pytestmark = pytest.mark.lab
+
+VAD_ID = "iic/speech_fsmn_vad_zh-cn-16k-common-onnx"
+MANIFEST = "/opt/funasr/models/iic/speech_fsmn_vad_zh-cn-16k-common-onnx/.funasr-fleet-manifest.json"
+
+
+def downloads(lab):
+    return [r for r in read_log(lab.state["hub"]["log"]) if r["path"].endswith("/repo")]
+
+
+def set_faults(lab, faults):
+    Path(lab.state["hub"]["faults"]).write_text(json.dumps(faults))
+
+
+def every_host(lab, data):
+    lab.set_host_data({name: data for name in lab.hosts})
+
+
+def vad_revision(revision):
+    return {"funasr_models": {"2pass": {"vad": {"id": VAD_ID, "revision": revision}}}}
+
+
+def test_each_model_file_was_downloaded_once_for_the_whole_fleet(lab):
+    counts = Counter((r["path"], r["query"]["FilePath"]) for r in downloads(lab))
+    assert counts and set(counts.values()) == {1}
+    assert len(counts) == 20  # 5 models of the 2pass set, 4 + 5 + 5 + 4 + 2 files
+
+
+def test_second_deploy_downloads_nothing_and_sends_no_model_bytes(lab):
+    before = len(read_log(lab.state["hub"]["log"]))
+    result = lab.deploy()
+    assert result.returncode == 0, result.output[-3000:]
+    assert grand_total(result.output)[1] == 0
+    assert len(read_log(lab.state["hub"]["log"])) == before
+
+
+def test_servers_start_offline_from_the_seeded_files_and_a_converge_repairs_them(lab):
+    name = lab.hosts[0]
+    assert "Download model" not in lab.ssh(name, "docker logs funasr-funasr-1 2>&1")
+    lab.ssh(name, "mv /opt/funasr/models/iic/speech_fsmn_vad_zh-cn-16k-common-onnx /root/vad-away"
+                  " && docker restart funasr-funasr-1 >/dev/null; sleep 2")
+    log = lab.ssh(name, "docker logs --tail 5 funasr-funasr-1 2>&1")
+    assert "model_quant.onnx do not exists." in log  # the stand-in, like FunASR, refuses to start
+    result = lab.deploy()
+    assert result.returncode == 0, result.output[-3000:]
+    assert lab.probe(name)[0] == 0
+    lab.ssh(name, "rm -rf /root/vad-away")
+
+
+def test_corrupted_file_on_the_hub_is_refused_before_any_host_changes(lab):
+    manifests = {name: lab.ssh(name, f"sha256sum {MANIFEST}") for name in lab.hosts}
+    set_faults(lab, {"corrupt": [f"{VAD_ID}@v2.0.5/model_quant.onnx"]})
+    every_host(lab, vad_revision("v2.0.5"))
+    try:
+        result = lab.deploy()
+    finally:
+        lab.set_host_data({})
+        set_faults(lab, {})
+    assert result.returncode != 0
+    assert f"sha256 mismatch for {VAD_ID}@v2.0.5/model_quant.onnx" in result.output
+    assert "Beginning operation run" not in result.output
+    assert {name: lab.ssh(name, f"sha256sum {MANIFEST}") for name in lab.hosts} == manifests
+    assert all(lab.probe(name)[0] == 0 for name in lab.hosts)
+
+
+def test_interrupted_download_resumes_with_a_range_request_then_rolls_out(lab):
+    key = f"{VAD_ID}@v2.0.6/model_quant.onnx"
+    set_faults(lab, {"cut_after": {key: 40000}})
+    every_host(lab, vad_revision("v2.0.6"))
+    try:
+        first = lab.deploy()
+        assert first.returncode != 0 and "run again to resume" in first.output
+        second = lab.deploy()
+        assert second.returncode == 0, second.output[-3000:]
+    finally:
+        lab.set_host_data({})
+        set_faults(lab, {})
+    tries = [r for r in downloads(lab) if r["query"].get("Revision") == "v2.0.6"
+             and r["query"]["FilePath"] == "model_quant.onnx"]
+    assert tries[0].get("cut") and tries[1]["status"] == 206
+    assert tries[1]["range"].startswith("bytes=") and tries[1]["range"] != "bytes=0-"
+    for name in lab.hosts:
+        assert '"revision": "v2.0.6"' in lab.ssh(name, f"cat {MANIFEST}")
+    assert lab.deploy().returncode == 0  # back to the default revision

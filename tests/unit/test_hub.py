@@ -1,0 +1,112 @@
+"""The model fetcher against the stand-in hub on 127.0.0.1: once, verified, resumable."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from funasr_fleet.errors import DeployError
+from funasr_fleet.hub import fetch_model, fetch_models
+from funasr_fleet.lab.standin_hub import StandinHub
+from funasr_fleet.lab.standin_models import ROLE_FILES, StandinFile, standin_repo
+from funasr_fleet.models import cache_dir_for, load_cached_model
+from funasr_fleet.modelset import ModelSpec
+
+VAD = ModelSpec("iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "v2.0.4")
+ASR = ModelSpec("iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx", "v2.0.4")
+
+
+@pytest.fixture
+def hub(tmp_path):
+    server = StandinHub(size=300_000, faults_path=tmp_path / "faults.json").start()
+    yield server
+    server.stop()
+
+
+def downloads(hub):
+    return [r for r in hub.requests if r["path"].endswith("/repo")]
+
+
+def test_first_fetch_downloads_each_file_once_and_verifies_it(hub, tmp_path):
+    cached = fetch_model(hub.url, VAD, tmp_path / "cache")
+    names = ROLE_FILES["vad"]
+    assert sorted(r["query"]["FilePath"] for r in downloads(hub)) == sorted(names)
+    repo = standin_repo(VAD.id, VAD.revision, 300_000)
+    assert {e["path"]: e["sha256"] for e in cached.files} == {n: f.sha256 for n, f in repo.items()}
+    assert load_cached_model(tmp_path / "cache", VAD).manifest_sha256 == cached.manifest_sha256
+
+
+def test_a_cached_revision_costs_no_request(hub, tmp_path):
+    fetch_model(hub.url, VAD, tmp_path / "cache")
+    before = len(hub.requests)
+    fetch_models(hub.url, [VAD, VAD], tmp_path / "cache")
+    assert len(hub.requests) == before
+
+
+def test_corrupted_file_is_refused_and_the_cache_keeps_what_it_had(hub, tmp_path):
+    cache = tmp_path / "cache"
+    fetch_model(hub.url, VAD, cache)
+    good = load_cached_model(cache, VAD).manifest_sha256
+    new = ModelSpec(VAD.id, "v2.0.5")
+    (tmp_path / "faults.json").write_text(json.dumps({"corrupt": [f"{new.id}@v2.0.5/model_quant.onnx"]}))
+    with pytest.raises(DeployError, match="sha256 mismatch for .*@v2.0.5/model_quant.onnx"):
+        fetch_model(hub.url, new, cache, workers=1)
+    assert not cache_dir_for(cache, new).exists()
+    assert not (cache_dir_for(cache, new).with_name("v2.0.5.partial") / "model_quant.onnx").exists()
+    assert load_cached_model(cache, VAD).manifest_sha256 == good
+
+
+def test_interrupted_download_resumes_with_a_range_request(hub, tmp_path):
+    key = f"{ASR.id}@{ASR.revision}/model_quant.onnx"
+    (tmp_path / "faults.json").write_text(json.dumps({"cut_after": {key: 100_000}}))
+    with pytest.raises(DeployError, match="interrupted|stopped at"):
+        fetch_model(hub.url, ASR, tmp_path / "cache", workers=1)
+    fetch_model(hub.url, ASR, tmp_path / "cache", workers=1)
+    resumed = [r for r in downloads(hub) if r["query"]["FilePath"] == "model_quant.onnx"]
+    assert resumed[0].get("cut") and resumed[0]["bytes"] == 100_000
+    kept = int(resumed[1]["range"].removeprefix("bytes=").rstrip("-"))
+    assert 0 < kept <= 100_000 and resumed[1]["status"] == 206
+    assert resumed[1]["bytes"] == 300_000 - kept
+    assert len([r for r in downloads(hub) if r["query"]["FilePath"] == "model.onnx"]) == 1
+
+
+def test_unknown_listing_and_missing_sha256_are_clear_errors(hub, tmp_path, monkeypatch):
+    with pytest.raises(DeployError, match="listing iic/x@v1 at http://127.0.0.1:[0-9]+ failed: HTTP 404"):
+        fetch_model(hub.url, ModelSpec("iic/x", "v1"), tmp_path / "cache", session=_NotFound())
+    monkeypatch.setattr(StandinFile, "sha256", property(lambda self: ""))
+    with pytest.raises(DeployError, match="without a sha256"):
+        fetch_model(hub.url, VAD, tmp_path / "cache")
+
+
+def test_downloads_run_in_parallel(tmp_path):
+    active, peak = [0], [0]
+    lock = threading.Lock()
+    original = StandinFile.read
+
+    def slow_read(self, offset, length):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        return original(self, offset, length)
+
+    hub = StandinHub(size=10_000).start()
+    try:
+        StandinFile.read = slow_read
+        fetch_model(hub.url, ASR, tmp_path / "cache", workers=4)
+    finally:
+        StandinFile.read = original
+        hub.stop()
+    assert peak[0] >= 2
+
+
+class _NotFound:
+    def get(self, url, **kwargs):
+        import requests
+
+        response = requests.Response()
+        response.status_code, response._content = 404, b'{"Code": 404, "Message": "no such model"}'
+        return response
