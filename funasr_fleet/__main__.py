@@ -3,6 +3,7 @@ funasr-fleet's commands besides the deploy itself (which is plain pyinfra).
 
     python -m funasr_fleet probe ws[s]://HOST:PORT [--json]
     python -m funasr_fleet status INVENTORY [--json]
+    python -m funasr_fleet models fetch [INVENTORY]
 """
 
 import sys
@@ -10,6 +11,7 @@ import sys
 COMMANDS = {
     "probe": ("funasr_fleet.probe", "probe one server with real speech"),
     "status": ("funasr_fleet.fleet", "probe every host of an inventory, print a table"),
+    "models": ("funasr_fleet.hub", "fetch every model a fleet uses into the control-node cache"),
 }
 
 

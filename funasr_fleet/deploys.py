@@ -128,8 +128,9 @@ def funasr_service(settings, delivery, cached_models, registry_password=""):
         files += [(f"{base}/ssl/server.crt", _read(settings.funasr_tls_cert), "644"),
                   (f"{base}/ssl/server.key", _read(settings.funasr_tls_key), "600")]
     files.append((f"{base}/compose.yaml", compose_text, "644"))
-    operations.managed_paths(name="FunASR service directory and files",
-                             directories=directories, files=files)
+    # Models and image first, configuration last: a host that fails before its new
+    # compose.yaml lands keeps the configuration that matches what it runs.
+    operations.managed_paths(name="FunASR service directories", directories=directories)
     operations.models_seeded(name="FunASR models seeded", models_dir=f"{base}/models",
                              cached_models=cached_models)
     if delivery is None:
@@ -138,6 +139,7 @@ def funasr_service(settings, delivery, cached_models, registry_password=""):
                                 password=HiddenValue(registry_password))
     else:
         operations.image_loaded(name=f"FunASR image {settings.image} (tarball)", tarball=delivery)
+    operations.managed_paths(name="FunASR configuration files", files=files)
     operations.compose_up(name="FunASR server running this configuration", project_dir=base,
                           project=settings.funasr_project, config_sha256=config_sha256)
 

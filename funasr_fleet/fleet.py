@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 from .deploys import tls_policy
@@ -24,7 +25,10 @@ def load_inventory(path):
     """
     from pyinfra.context import ctx_state
     from pyinfra.api import State
-    from pyinfra_cli.inventory import make_inventory_from_files
+
+    with warnings.catch_warnings():  # pyinfra_cli patches with gevent when imported
+        warnings.simplefilter("ignore")
+        from pyinfra_cli.inventory import make_inventory_from_files
 
     with ctx_state.use(State()):
         return make_inventory_from_files(path, cwd=os.getcwd())

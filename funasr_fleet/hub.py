@@ -10,6 +10,7 @@ and never touches a revision already cached.
     python -m funasr_fleet models fetch inventory/prod.py
 """
 
+import argparse
 import os
 import sys
 import threading
@@ -21,7 +22,7 @@ import requests
 
 from .digest import sha256_file
 from .cachelock import produce_once
-from .errors import DeployError
+from .errors import DeployError, SettingsError
 from .models import cache_dir_for, load_cached_model, write_manifest_entries
 
 DEFAULT_ENDPOINT = "https://www.modelscope.cn"
@@ -156,6 +157,45 @@ def _fetch(endpoint, spec, final, session, workers, progress):
 def fetch_models(endpoint, specs, cache_dir, **options):
     """`fetch_model` for each distinct spec; returns the `CachedModel` items in order."""
     return [fetch_model(endpoint, spec, cache_dir, **options) for spec in dict.fromkeys(specs)]
+
+
+def fleet_model_sets(inventory):
+    """The distinct ``(endpoint, cache_dir, spec)`` to fetch for every host of ``inventory``.
+
+    Hosts are validated first (`funasr_fleet.settings.check_inventory`), as the deploy does.
+    """
+    from .settings import check_inventory, load_settings
+
+    check_inventory(inventory)
+    wanted = {}
+    for host in inventory:
+        settings = load_settings(host)
+        for spec in settings.funasr_models.values():
+            wanted[(settings.funasr_models_endpoint, settings.funasr_models_cache_dir, spec)] = None
+    return list(wanted)
+
+
+def main(argv):
+    """CLI: ``models fetch [INVENTORY]``: warm the control-node cache for a whole fleet."""
+    parser = argparse.ArgumentParser(prog="python -m funasr_fleet models",
+                                     description="Manage the control-node model cache.")
+    parser.add_argument("action", choices=["fetch"], help="fetch every model the fleet uses")
+    parser.add_argument("inventory", nargs="?", default="inventory/lab.py",
+                        help="pyinfra inventory (default: the local lab)")
+    parser.add_argument("--workers", type=int, default=4, help="parallel downloads per model")
+    args = parser.parse_args(argv)
+    from .fleet import load_inventory
+
+    try:
+        for endpoint, cache_dir, spec in fleet_model_sets(load_inventory(args.inventory)):
+            cached = fetch_model(endpoint, spec, cache_dir, workers=args.workers)
+            size = sum(entry["size"] for entry in cached.files)
+            print(f"{spec.id}@{spec.revision}: {len(cached.files)} files, "
+                  f"{size / 1e6:.1f} MB, verified, in {cached.directory}")
+    except (SettingsError, DeployError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
 
 
 class Progress:

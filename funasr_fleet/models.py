@@ -13,10 +13,11 @@ without re-hashing gigabytes.
 """
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .digest import sha256_bytes, sha256_file
+from .digest import sha256_bytes
 from .errors import DeployError
 
 MANIFEST = ".funasr-fleet-manifest.json"
@@ -27,12 +28,14 @@ class CachedModel:
     """A model revision present and complete in the control-node cache.
 
     + spec: its `funasr_fleet.modelset.ModelSpec`
+    + cache: the control-node cache it is in
     + directory: the cache directory holding its files
     + manifest_sha256: sha256 of its manifest file
     + files: the manifest's file entries
     """
 
     spec: object
+    cache: Path
     directory: Path
     manifest_sha256: str
     files: tuple
@@ -46,19 +49,6 @@ class CachedModel:
 def cache_dir_for(cache, spec):
     """Cache directory of a model revision: ``<cache>/<owner>/<name>/<revision>``."""
     return Path(cache) / spec.id / spec.revision
-
-
-def write_manifest(directory, spec):
-    """Hash every file of ``directory`` and write its manifest; return the manifest path.
-
-    + directory: a complete model revision directory
-    + spec: the `ModelSpec` it holds
-    """
-    directory = Path(directory)
-    entries = [{"path": path.relative_to(directory).as_posix(), "size": path.stat().st_size,
-                "sha256": sha256_file(path)}
-               for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST)]
-    return write_manifest_entries(directory, spec, entries)
 
 
 def write_manifest_entries(directory, spec, entries):
@@ -82,7 +72,7 @@ def load_cached_model(cache, spec):
     if not manifest_path.is_file():
         raise DeployError(
             f"model {spec.id}@{spec.revision} is not in the control-node model cache "
-            f"({directory}); put it there first (funasr_models_cache_dir)",
+            f"({directory}); fetch it: python -m funasr_fleet models fetch INVENTORY",
         )
     raw = manifest_path.read_bytes()
     manifest = json.loads(raw)
@@ -91,8 +81,36 @@ def load_cached_model(cache, spec):
         if not path.is_file() or path.stat().st_size != entry["size"]:
             raise DeployError(
                 f"model {spec.id}@{spec.revision}: cached file {path} is missing or has the "
-                f"wrong size (manifest says {entry['size']} bytes); fetch the model again",
+                f"wrong size (manifest says {entry['size']} bytes); remove {directory} and fetch it again",
             )
-    return CachedModel(spec=spec, directory=directory,
+    return CachedModel(spec=spec, cache=Path(cache), directory=directory,
                        manifest_sha256=sha256_bytes(raw),
                        files=tuple(manifest["files"]))
+
+
+def transfer_tree(cached_models):
+    """A directory laying out ``cached_models`` as a host's models dir does; return its path.
+
+    + cached_models: `CachedModel` items of one cache
+
+    It holds one symlink per model, ``<owner>/<name>`` -> the cached revision, so a single
+    ``rsync --copy-dirlinks`` sends them all (one SSH connection, not one per model).
+    Stored in ``<cache>/.transfer/<digest of the set>``, made once and reused.
+    """
+    from .cachelock import produce_once
+
+    key = sha256_bytes("\n".join(sorted(f"{m.spec.id}@{m.spec.revision}" for m in cached_models))
+                       .encode())[:16]
+    tree = Path(cached_models[0].cache) / ".transfer" / key
+
+    def produce():
+        partial = tree.with_name(f"{key}.partial")
+        for model in cached_models:
+            link = partial / model.spec.dirname
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.is_symlink():
+                os.symlink(Path(model.directory).resolve(), link)
+        partial.replace(tree)
+
+    produce_once(tree, produce)
+    return tree

@@ -24,7 +24,7 @@ from .facts import (
     PathStates,
     SystemdUnitState,
 )
-from .models import MANIFEST
+from .models import MANIFEST, transfer_tree
 from .probe import wait_until_healthy
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
@@ -214,11 +214,12 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
     + use_rsync: use rsync over SSH when both ends have it (else pyinfra's file transfer)
 
     One fact reads every manifest the host holds; a model whose manifest equals the
-    cache's costs nothing (no re-hashing of gigabytes). Otherwise a staging copy is made
-    next to the live one with hard links (instant, no space), only the files whose
-    sha256 differs are sent into it (a sent file replaces its link, so the live copy is
-    never written), files the new revision lacks are removed, and the staging copy
-    replaces the live one by rename. An interrupted run leaves the live copy as it was.
+    cache's costs nothing (no re-hashing of gigabytes). Otherwise each changed model gets
+    a staging copy under ``<models_dir>/.funasr-fleet-staging`` made with hard links
+    (instant, no space); only the files whose sha256 differs are sent into it (a sent
+    file replaces its link, so the live copy is never written), in one rsync for all
+    models; files the new revision lacks are removed; then each staging copy replaces its
+    live copy by rename. An interrupted run leaves the live copies as they were.
 
     **Example:**
 
@@ -226,32 +227,55 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
 
         models_seeded(models_dir="/opt/funasr/models", cached_models=cached)
     """
-    targets = [(model, f"{models_dir}/{model.spec.dirname}") for model in cached_models]
-    facts = host.get_fact(ModelManifests, paths=[f"{target}/{MANIFEST}" for _, target in targets])
-    rsync = use_rsync and facts["rsync"] and shutil.which("rsync") and hasattr(host.connector, "rsync")
-    for model, target in targets:
-        current = facts["manifests"].get(f"{target}/{MANIFEST}")
-        if current == model.manifest:
-            continue
-        staging = f"{target}.funasr-fleet-staging"
-        yield StringCommand("rm", "-rf", QuoteString(staging), "&&", "mkdir", "-p",
-                            QuoteString(target.rpartition("/")[0]), "&&",
-                            "{", "cp", "-al", QuoteString(target), QuoteString(staging), "||",
-                            "mkdir", "-m", "755", QuoteString(staging), ";", "}")
-        if rsync:
-            yield RsyncCommand(f"{model.directory}/", f"{staging}/",
-                               ["-rt", "--delete", "--chmod=D755,F644"])
-        else:
-            yield from _changed_files_uploaded(model, current, staging)
-        old = f"{target}.funasr-fleet-old"
-        yield StringCommand(
-            "chown", "-R", "root:root", QuoteString(staging), "&&",
-            "chmod", "-R", "u=rwX,go=rX", QuoteString(staging), "&&",
-            "rm", "-rf", QuoteString(old), "&&",
-            "{", "[", "!", "-e", QuoteString(target), "]", "||",
-            "mv", QuoteString(target), QuoteString(old), ";", "}", "&&",
-            "mv", QuoteString(staging), QuoteString(target), "&&", "rm", "-rf", QuoteString(old),
-        )
+    facts = host.get_fact(ModelManifests, paths=[f"{models_dir}/{model.spec.dirname}/{MANIFEST}"
+                                                 for model in cached_models])
+    changed = [(model, facts["manifests"].get(f"{models_dir}/{model.spec.dirname}/{MANIFEST}"))
+               for model in cached_models]
+    changed = [(model, held) for model, held in changed if held != model.manifest]
+    if not changed:
+        return
+    staging = f"{models_dir}/{STAGING}"
+    yield _staging_prepared(models_dir, staging, [model for model, _ in changed])
+    if use_rsync and facts["rsync"] and shutil.which("rsync") and hasattr(host.connector, "rsync"):
+        # --copy-dirlinks: the tree's symlinks are the cached revisions; --whole-file:
+        # model files change whole between revisions, a delta would only make the host
+        # read and hash the old gigabytes.
+        yield RsyncCommand(f"{transfer_tree([model for model, _ in changed])}/", f"{staging}/",
+                           ["-rt", "--copy-dirlinks", "--whole-file", "--delete",
+                            "--chmod=D755,F644"])
+    else:
+        for model, held in changed:
+            yield from _changed_files_uploaded(model, held, f"{staging}/{model.spec.dirname}")
+    yield _staging_swapped(models_dir, staging, [model for model, _ in changed])
+
+
+STAGING = ".funasr-fleet-staging"
+
+
+def _staging_prepared(models_dir, staging, models):
+    """A fresh staging root holding a hard-linked copy of each model's live directory."""
+    parts = ["rm", "-rf", QuoteString(staging), "&&", "mkdir", "-p", QuoteString(staging)]
+    for model in models:
+        live, copy = f"{models_dir}/{model.spec.dirname}", f"{staging}/{model.spec.dirname}"
+        parts += ["&&", "mkdir", "-p", QuoteString(copy.rpartition("/")[0]), "&&",
+                  "{", "cp", "-al", QuoteString(live), QuoteString(copy), "2>/dev/null", "||",
+                  "mkdir", "-m", "755", QuoteString(copy), ";", "}"]
+    return StringCommand(*parts)
+
+
+def _staging_swapped(models_dir, staging, models):
+    """Root-owned staging copies replace the live ones by rename; the staging root goes."""
+    parts = ["chown", "-R", "root:root", QuoteString(staging), "&&",
+             "chmod", "-R", "u=rwX,go=rX", QuoteString(staging)]
+    for model in models:
+        live, copy = f"{models_dir}/{model.spec.dirname}", f"{staging}/{model.spec.dirname}"
+        old = f"{live}.funasr-fleet-old"
+        parts += ["&&", "mkdir", "-p", QuoteString(live.rpartition("/")[0]), "&&",
+                  "rm", "-rf", QuoteString(old), "&&",
+                  "{", "[", "!", "-e", QuoteString(live), "]", "||",
+                  "mv", QuoteString(live), QuoteString(old), ";", "}", "&&",
+                  "mv", QuoteString(copy), QuoteString(live), "&&", "rm", "-rf", QuoteString(old)]
+    return StringCommand(*parts, "&&", "rm", "-rf", QuoteString(staging))
 
 
 def _changed_files_uploaded(model, current, staging):

@@ -96,3 +96,30 @@ def test_interrupted_download_resumes_with_a_range_request_then_rolls_out(lab):
     for name in lab.hosts:
         assert '"revision": "v2.0.6"' in lab.ssh(name, f"cat {MANIFEST}")
     assert lab.deploy().returncode == 0  # back to the default revision
+
+
+def test_a_full_disk_on_a_host_fails_that_host_and_keeps_its_models_and_server(lab):
+    """The new revision does not fit: the live models, compose.yaml and server stay as they were."""
+    name = lab.hosts[-1]
+    models = "/opt/funasr/models"
+    kept = f"sha256sum {MANIFEST} /opt/funasr/compose.yaml"
+    before = lab.ssh(name, kept)
+    used_kib = int(lab.ssh(name, f"du -sk {models} | cut -f1"))
+    # A filesystem just big enough for the models it holds, over the live models dir.
+    lab.ssh(name, f"cp -a {models} /root/models-copy && mount -t tmpfs -o size={used_kib + 64}k "
+                  f"funasr-lab-full {models} && cp -a /root/models-copy/. {models}/")
+    lab.set_host_data({name: vad_revision("v2.0.7")})
+    try:
+        result = lab.deploy()
+        after = lab.ssh(name, kept)
+        healthy = lab.probe(name)[0] == 0
+    finally:
+        lab.set_host_data({})
+        lab.ssh(name, f"umount {models}; rm -rf /root/models-copy")
+    assert result.returncode != 0
+    assert "No space left on device" in result.output
+    assert after == before and healthy
+    for other in lab.hosts[:-1]:  # the other hosts went on and passed their health gate
+        assert f"[{other}] FunASR healthy" in result.output
+    final = lab.deploy()
+    assert final.returncode == 0 and grand_total(final.output)[1] == 0, final.output[-3000:]

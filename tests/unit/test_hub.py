@@ -110,3 +110,34 @@ class _NotFound:
         response = requests.Response()
         response.status_code, response._content = 404, b'{"Code": 404, "Message": "no such model"}'
         return response
+
+
+def test_fleet_model_sets_are_distinct_across_hosts_and_fetched_once(hub, tmp_path):
+    from helpers import make_inventory
+
+    from funasr_fleet.hub import fleet_model_sets
+
+    common = {"funasr_models_endpoint": hub.url, "funasr_models_cache_dir": str(tmp_path / "cache")}
+    inventory = make_inventory([("a", dict(common)), ("b", dict(common)),
+                                ("c", dict(common, funasr_profile="offline", funasr_version="0.4.6"))])
+    wanted = fleet_model_sets(inventory)
+    specs = [spec for _, _, spec in wanted]
+    assert len(specs) == len(set(specs))
+    assert {endpoint for endpoint, _, _ in wanted} == {hub.url}
+    for endpoint, cache, spec in wanted:
+        fetch_model(endpoint, spec, cache)
+    files = sum(len(load_cached_model(cache, spec).files) for _, cache, spec in wanted)
+    assert len(downloads(hub)) == files
+
+
+def test_fleet_model_sets_refuse_a_bad_host_before_any_download(hub, tmp_path):
+    from helpers import make_inventory
+
+    from funasr_fleet.errors import SettingsError
+    from funasr_fleet.hub import fleet_model_sets
+
+    inventory = make_inventory([("a", {"funasr_models_endpoint": hub.url}),
+                                ("b", {"funasr_port": 70000})])
+    with pytest.raises(SettingsError, match="funasr_port"):
+        fleet_model_sets(inventory)
+    assert hub.requests == []

@@ -1,5 +1,6 @@
 """Operations: commands only for what differs; one fact per operation."""
 
+import re
 from pathlib import Path
 
 from funasr_fleet import operations
@@ -75,14 +76,14 @@ def test_image_pulled_logs_in_with_the_password_on_stdin_only():
 
 
 def cached_vad(tmp_path, files):
-    return CachedModel(spec=ModelSpec(id="iic/vad", revision="v2"), directory=tmp_path,
+    return CachedModel(spec=ModelSpec(id="iic/vad", revision="v2"), cache=tmp_path, directory=tmp_path,
                        manifest_sha256="m" * 64, files=tuple(files))
 
 
 NEW_FILES = ({"path": "model_quant.onnx", "size": 1, "sha256": "new"},
              {"path": "sub/config.yaml", "size": 1, "sha256": "same"})
 MANIFEST_PATH = f"/opt/funasr/models/iic/vad/{MANIFEST}"
-STAGING = "/opt/funasr/models/iic/vad.funasr-fleet-staging"
+STAGING = "/opt/funasr/models/.funasr-fleet-staging"
 
 
 def test_models_seeded_skips_models_whose_manifest_matches(tmp_path):
@@ -102,23 +103,31 @@ def test_models_seeded_sends_only_changed_files_into_a_hard_linked_staging_copy(
     facts = {"ModelManifests": {"rsync": False, "manifests": {MANIFEST_PATH: held}}}
     commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
                                 cached_models=[model])
-    assert f"cp -al /opt/funasr/models/iic/vad {STAGING}" in commands[0]
-    assert f"rm -f {STAGING}/vad.mvn" in commands
+    assert f"cp -al /opt/funasr/models/iic/vad {STAGING}/iic/vad" in commands[0]
+    assert f"rm -f {STAGING}/iic/vad/vad.mvn" in commands
     uploads = [c for c in commands if c.startswith("FileUploadCommand(")]
     assert len(uploads) == 2 and "model_quant.onnx" in uploads[0] and MANIFEST in uploads[1]
     assert not any("config.yaml" in c for c in uploads)
-    assert commands[-1].endswith(f"mv {STAGING} /opt/funasr/models/iic/vad && "
-                                 "rm -rf /opt/funasr/models/iic/vad.funasr-fleet-old")
+    assert commands[-1].endswith(f"mv {STAGING}/iic/vad /opt/funasr/models/iic/vad && "
+                                 "rm -rf /opt/funasr/models/iic/vad.funasr-fleet-old && "
+                                 f"rm -rf {STAGING}")
 
 
-def test_models_seeded_uses_rsync_when_both_ends_have_it(tmp_path):
-    model = cached_vad(tmp_path, NEW_FILES)
+def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path):
+    vad, asr = (CachedModel(spec=ModelSpec(id=f"iic/{name}", revision="v2"), cache=tmp_path,
+                            directory=tmp_path / name, manifest_sha256="a" * 64, files=NEW_FILES)
+                for name in ("vad", "asr"))
     facts = {"ModelManifests": {"rsync": True, "manifests": {}}}
     connector = type("SSH", (), {"rsync": lambda self: None})()
     commands, _ = run_operation(operations.models_seeded, facts, connector=connector,
-                                models_dir="/opt/funasr/models", cached_models=[model])
+                                models_dir="/opt/funasr/models", cached_models=[vad, asr])
     assert len(commands) == 3 and commands[1].startswith("RsyncCommand(")
-    assert f"{tmp_path}/" in commands[1] and f"{STAGING}/" in commands[1]
+    source, target, flags = re.match(r"RsyncCommand\((\S+), (\S+), (.*)\)$", commands[1]).groups()
+    assert target == f"{STAGING}/" and "--copy-dirlinks" in flags
+    tree = Path(source)
+    assert (tree / "iic" / "vad").resolve() == (tmp_path / "vad").resolve()
+    assert (tree / "iic" / "asr").resolve() == (tmp_path / "asr").resolve()
+    assert "mv /opt/funasr/models/.funasr-fleet-staging/iic/asr /opt/funasr/models/iic/asr" in commands[2]
 
 
 def running(digest, status="running"):

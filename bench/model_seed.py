@@ -1,0 +1,131 @@
+"""
+Benchmark: seeding models to lab hosts.
+
+1. Throughput: seeding a whole model set (--size bytes per model file) into an empty
+   directory on one lab host, against a raw ``cat FILES | ssh HOST 'cat > FILE'`` of the
+   same bytes in the same run (target: at least 0.8x the raw rate). Both the rsync path
+   and pyinfra's own file transfer (hosts without rsync) are measured.
+2. No-op re-seed: every host already holds the set; wall time of the seeding deploy on
+   all lab hosts, median of --runs (target: under 2 s for 1.5 GB on 3 hosts).
+
+The models come from a stand-in hub started here on 127.0.0.1 and are cached under
+.lab/bench-models (kept between runs). The scratch directory on the hosts is removed
+at the end; the FunASR service is not touched.
+
+    python -m funasr_fleet.lab up --hosts 3
+    python bench/model_seed.py --size 150000000 --runs 5 --pairs 3
+"""
+
+import argparse
+import os
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from funasr_fleet.fleet import load_inventory  # noqa: E402
+from funasr_fleet.hub import fetch_models, fleet_model_sets  # noqa: E402
+from funasr_fleet.lab.standin_hub import StandinHub  # noqa: E402
+from funasr_fleet.lab.state import lab_dir, load_state  # noqa: E402
+
+PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
+TARGET = "/opt/funasr-bench/models"
+
+
+def ssh(state, entry, command, stdin=None):
+    """Run ``command`` on a lab host with the system ssh client (as rsync does)."""
+    return subprocess.run(
+        ["ssh", "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={state['known_hosts']}",
+         "-o", "StrictHostKeyChecking=accept-new", "-p", str(entry["ssh_port"]),
+         "-i", state["ssh_key"], f"root@{entry['address']}", command],
+        stdin=stdin, check=True, capture_output=True)
+
+
+def seed(env, *limit):
+    """Run the seeding deploy; return (seconds, changed operations)."""
+    started = time.monotonic()
+    result = subprocess.run([PYINFRA, "-y", "inventory/lab.py", "bench/seed_deploy.py", *limit],
+                            cwd=REPO, env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    total = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    if result.returncode != 0 or not total:
+        sys.exit(f"seeding deploy failed:\n{output[-3000:]}")
+    return elapsed, total.group(2)
+
+
+def raw_copy(state, entry, files):
+    """``cat FILES | ssh HOST 'cat > FILE'``; return seconds."""
+    started = time.monotonic()
+    cat = subprocess.Popen(["cat", *map(str, files)], stdout=subprocess.PIPE)
+    ssh(state, entry, "cat > /tmp/funasr-bench-raw", stdin=cat.stdout)
+    cat.wait()
+    elapsed = time.monotonic() - started
+    ssh(state, entry, "rm -f /tmp/funasr-bench-raw")
+    return elapsed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--size", type=int, default=150_000_000, help="bytes per model file")
+    parser.add_argument("--runs", type=int, default=5, help="no-op re-seeds to time")
+    parser.add_argument("--pairs", type=int, default=3, help="raw/seed pairs per transfer path")
+    args = parser.parse_args(argv)
+    state = load_state()
+    first = state["hosts"][0]
+    cache = lab_dir() / "bench-models" / str(args.size)
+    specs = [spec for _, _, spec in fleet_model_sets(load_inventory("inventory/lab.py"))]
+    hub = StandinHub(size=args.size).start()  # after the inventory: pyinfra patches threads
+    try:
+        cached = fetch_models(hub.url, specs, cache)
+    finally:
+        hub.stop()
+    files = [model.directory / entry["path"] for model in cached for entry in model.files]
+    total = sum(path.stat().st_size for path in files)
+    env = dict(os.environ, BENCH_ENDPOINT="http://127.0.0.1:1", BENCH_CACHE=str(cache),
+               BENCH_TARGET=TARGET)
+    clean = f"rm -rf {shlex.quote(TARGET.rpartition('/')[0])}"
+    limit = ("--limit", first["name"])
+
+    rows = []
+    for label, rsync in (("rsync over SSH", "1"), ("pyinfra file transfer (no rsync)", "0")):
+        raws, seeds = [], []
+        for _ in range(args.pairs):  # alternate, so both see the same machine
+            ssh(state, first, clean)
+            raws.append(raw_copy(state, first, files))
+            seeds.append(seed(dict(env, BENCH_RSYNC=rsync), *limit)[0])
+        rows.append((label, statistics.median(raws), statistics.median(seeds)))
+    for entry in state["hosts"]:
+        ssh(state, entry, clean)
+    seed(env)  # every host holds the set
+    noop = []
+    for _ in range(args.runs):
+        seconds, changed = seed(env)
+        if changed != "-":
+            sys.exit(f"the re-seed changed {changed} operations; expected none")
+        noop.append(seconds)
+    for entry in state["hosts"]:
+        ssh(state, entry, clean)
+
+    print(f"Command: `python bench/model_seed.py --size {args.size} --runs {args.runs} "
+          f"--pairs {args.pairs}` ({len(files)} files, {total / 1e9:.2f} GB per host; "
+          f"medians of {args.pairs} alternating raw/seed pairs)\n")
+    print("| measure | value | result |")
+    print("|---|---|---|")
+    for label, raw, seconds in rows:
+        print(f"| seed {first['name']}, {label} | {seconds:.2f} s, {total / seconds / 1e6:.0f} MB/s "
+              f"(raw cat \\| ssh: {raw:.2f} s, {total / raw / 1e6:.0f} MB/s) | "
+              f"{raw / seconds:.2f}x raw (target >= 0.8x) |")
+    print(f"| no-op re-seed, {len(state['hosts'])} hosts, median of {args.runs} | "
+          f"{statistics.median(noop):.2f} s (min {min(noop):.2f}, max {max(noop):.2f}) | "
+          f"target < 2 s |")
+
+
+if __name__ == "__main__":
+    main()
