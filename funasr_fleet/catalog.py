@@ -24,6 +24,7 @@ class Profile:
     + model_roles: model roles the server accepts, mapped to its command-line option
     + required_roles: roles that must be configured
     + versions: image versions known to exist (newest last)
+    + gpu: the server needs NVIDIA GPUs (driver, Container Toolkit, device reservations)
     """
 
     name: str
@@ -33,6 +34,7 @@ class Profile:
     model_roles: dict
     required_roles: tuple
     versions: tuple
+    gpu: bool = False
 
     def tag(self, version):
         return f"{self.tag_prefix}{version}"
@@ -63,6 +65,18 @@ PROFILES = {
         model_roles={**_COMMON_ROLES, "lm": "--lm-dir"},
         required_roles=("asr", "vad", "punc"),
         versions=("0.4.4", "0.4.5", "0.4.6", "0.4.7"),
+    ),
+    # The only GPU server FunASR publishes is the offline one; there is no official
+    # 2pass GPU image (the `online-gpu` tags of third-party guides are unlisted).
+    "offline-gpu": Profile(
+        name="offline-gpu",
+        tag_prefix="funasr-runtime-sdk-gpu-",
+        binary="funasr-wss-server",
+        probe_mode="offline",
+        model_roles={**_COMMON_ROLES, "lm": "--lm-dir"},
+        required_roles=("asr", "vad", "punc"),
+        versions=("0.1.0", "0.1.1", "0.2.0", "0.2.1"),
+        gpu=True,
     ),
 }
 

@@ -12,6 +12,7 @@ from pyinfra.facts.server import LinuxDistribution
 from . import operations
 from .digest import sha256_file, sha256_text
 from .errors import SettingsError
+from .facts import NvidiaGpus
 from .probe import TlsPolicy, certificate_sha256
 from .render import render_compose, render_daemon_json, render_hotwords
 
@@ -23,6 +24,11 @@ DISTRO_PACKAGES = {"debian": ("docker.io", "docker-cli", "docker-compose"),
                    "ubuntu": ("docker.io", "docker-compose-v2")}
 NO_COMPOSE_V2 = {"debian": ("buster", "bullseye", "bookworm"), "ubuntu": ("bionic", "focal")}
 DOCKER_KEYRING = "/etc/apt/keyrings/docker.asc"
+# NVIDIA pins its four toolkit packages at one version.
+NVIDIA_PACKAGES = ("nvidia-container-toolkit", "nvidia-container-toolkit-base",
+                   "libnvidia-container-tools", "libnvidia-container1")
+NVIDIA_KEYRING = "/etc/apt/keyrings/nvidia-container-toolkit.asc"
+NVIDIA_SOURCES = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 
 
 def distribution():
@@ -62,14 +68,63 @@ def docker_repo_sources(settings, distro_id, codename, arch="amd64"):
     )
 
 
+def gpus_ready(settings):
+    """The host's NVIDIA GPUs when its profile needs them ([] otherwise), checked.
+
+    + settings: the host's `Settings`
+
+    Raises `SettingsError` while deploy.py is prepared, so before any host changes,
+    when a GPU-profile host has no working driver or lacks a GPU ``funasr_gpus`` names.
+    Installing the NVIDIA driver is out of scope (a reboot-bound, hardware-specific job).
+    """
+    if not settings.profile.gpu:
+        return []
+    facts = host.get_fact(NvidiaGpus)
+    where = f"{settings.host}: funasr_profile = {settings.funasr_profile!r}"
+    if not facts["ok"]:
+        raise SettingsError(
+            f"{where} needs a working NVIDIA driver, but {facts['error']}; install the NVIDIA "
+            "driver on this host first (funasr-fleet does not install drivers), or move the host "
+            "out of the gpu group. Nothing was changed on any host.")
+    wanted, present = settings.funasr_gpus, facts["gpus"]
+    known = {gpu["index"] for gpu in present} | {gpu["uuid"] for gpu in present}
+    missing = ([gpu for gpu in wanted if gpu not in known] if isinstance(wanted, tuple)
+               else [f"{wanted} GPUs"] if isinstance(wanted, int) and wanted > len(present) else [])
+    if missing:
+        raise SettingsError(
+            f"{settings.host}: funasr_gpus = {wanted!r} asks for {', '.join(missing)}, but "
+            f"nvidia-smi lists {len(present)}: "
+            f"{', '.join(gpu['index'] + ' ' + gpu['uuid'] for gpu in present)}; set funasr_gpus "
+            "to GPUs this host has (or \"all\"). Nothing was changed on any host.")
+    return present
+
+
+def nvidia_toolkit(settings):
+    """NVIDIA Container Toolkit from NVIDIA's apt repo (key fingerprint checked); returns
+    the package operation, whose change means docker must restart to see the GPUs."""
+    operations.apt_keyring(name="NVIDIA repo key (fingerprint checked)",
+                           url=f"{settings.nvidia_repo_url}/gpgkey",
+                           fingerprint=settings.nvidia_repo_key_fingerprint, path=NVIDIA_KEYRING)
+    operations.managed_paths(name="NVIDIA Container Toolkit apt repo", files=[(
+        NVIDIA_SOURCES,
+        f"deb [signed-by={NVIDIA_KEYRING}] {settings.nvidia_repo_url}/stable/deb/$(ARCH) /\n",
+        "644")])
+    pinned = {name: settings.nvidia_toolkit_version for name in NVIDIA_PACKAGES
+              if settings.nvidia_toolkit_version}
+    return operations.packages_installed(name="NVIDIA Container Toolkit",
+                                         packages=list(NVIDIA_PACKAGES), versions=pinned)
+
+
 @deploy("Install Docker Engine")
 def install_docker(settings):
-    """Docker Engine and compose v2 from the chosen source, daemon.json, service running."""
+    """Docker Engine and compose v2 from the chosen source, daemon.json, service running;
+    on GPU-profile hosts also the NVIDIA Container Toolkit and docker's nvidia runtime."""
     distro_id, codename = distribution()
     packages = docker_packages(settings, distro_id, codename)
-    if settings.docker_source == "docker-repo":
-        operations.packages_installed(name="Tools for Docker's apt repo",
+    if settings.docker_source == "docker-repo" or settings.profile.gpu:
+        operations.packages_installed(name="Tools for signed apt repos",
                                       packages=["ca-certificates", "curl", "gpg"])
+    if settings.docker_source == "docker-repo":
         operations.apt_keyring(name="Docker's repo key (fingerprint checked)",
                                url=f"{settings.docker_repo_url}/{distro_id}/gpg",
                                fingerprint=settings.docker_repo_key_fingerprint,
@@ -85,10 +140,15 @@ def install_docker(settings):
     pinned = {packages[0]: settings.docker_version} if settings.docker_version else {}
     installed = operations.packages_installed(name="Docker Engine packages",
                                               packages=list(packages), versions=pinned)
+    toolkit = nvidia_toolkit(settings) if settings.profile.gpu else None
     operations.unit_running(name="Docker enabled and running", unit="docker.service")
+    # A fresh install starts docker with daemon.json already in place; a new toolkit
+    # must be seen by a running docker (its GPU device driver registers at start).
     operations.unit_running(
-        name="Restart Docker (daemon.json changed)", unit="docker.service", restart=True,
-        _if=lambda: daemon.did_change() and not installed.did_change(),
+        name="Restart Docker (daemon.json or NVIDIA toolkit changed)", unit="docker.service",
+        restart=True,
+        _if=lambda: (daemon.did_change() and not installed.did_change())
+        or bool(toolkit and toolkit.did_change()),
     )
 
 

@@ -220,3 +220,47 @@ class ModelManifests(FactBase):
 
     def default(self):
         return {"rsync": False, "manifests": {}}
+
+
+class NvidiaGpus(FactBase):
+    """
+    The host's NVIDIA GPUs as nvidia-smi reports them, or why it could not.
+
+    Returns ``{"ok": bool, "error": str, "gpus": [{"index", "name", "uuid",
+    "memory_mib", "driver"}]}``: ``ok`` is False when nvidia-smi is missing, fails (no
+    driver loaded, driver/library mismatch) or lists no GPU, and ``error`` says which.
+
+    .. code:: python
+
+        host.get_fact(NvidiaGpus)
+    """
+
+    QUERY = "index,name,uuid,memory.total,driver_version"
+
+    def command(self):
+        return ("if ! command -v nvidia-smi >/dev/null; then echo 'error=nvidia-smi not found'; "
+                f"else out=$(nvidia-smi --query-gpu={self.QUERY} --format=csv,noheader,nounits 2>&1) "
+                "|| { echo \"error=nvidia-smi failed: $(echo \"$out\" | head -n 1)\"; exit 0; }; "
+                "echo \"$out\" | sed 's/^/gpu=/'; fi")
+
+    def process(self, output):
+        gpus, error = [], ""
+        for line in output:
+            kind, _, value = line.partition("=")
+            if kind == "error":
+                error = value.strip()
+            elif kind == "gpu":
+                fields = [field.strip() for field in value.split(",")]
+                if len(fields) != 5:
+                    error = f"unexpected nvidia-smi output: {value.strip()!r}"
+                    continue
+                index, name, uuid, memory, driver = fields
+                gpus.append({"index": index, "name": name, "uuid": uuid,
+                             "memory_mib": int(memory) if memory.isdigit() else None,
+                             "driver": driver})
+        if not gpus and not error:
+            error = "nvidia-smi lists no GPU"
+        return {"ok": not error, "error": error, "gpus": gpus}
+
+    def default(self):
+        return {"ok": False, "error": "nvidia-smi gave no output", "gpus": []}

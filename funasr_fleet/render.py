@@ -85,6 +85,18 @@ def port_mapping(settings):
     return f"{address}:{settings.funasr_port}:{CONTAINER_PORT}"
 
 
+def gpu_reservation(settings):
+    """compose's ``deploy.resources.reservations.devices`` entry for a GPU profile, else None."""
+    if not settings.profile.gpu:
+        return None
+    device = {"driver": "nvidia", "capabilities": ["gpu"]}
+    if isinstance(settings.funasr_gpus, tuple):
+        device["device_ids"] = list(settings.funasr_gpus)
+    else:
+        device["count"] = settings.funasr_gpus
+    return device
+
+
 def compose_context(settings, digests):
     """Template context of compose.yaml.
 
@@ -113,6 +125,7 @@ def compose_context(settings, digests):
         "port_mapping": port_mapping(settings),
         "volumes": volumes,
         "labels": labels,
+        "gpu_devices": gpu_reservation(settings),
         "memory_limit": settings.funasr_memory_limit,
         "cpus": settings.funasr_cpus,
         "log_max_size": settings.docker_log_max_size,
@@ -152,7 +165,7 @@ def render_hotwords(settings, templates_dir=TEMPLATES_DIR):
 
 
 def daemon_config(settings):
-    """The dict daemon.json holds: log rotation, data-root, registry mirrors."""
+    """The dict daemon.json holds: log rotation, data-root, registry mirrors, nvidia runtime."""
     config = {
         "log-driver": "json-file",
         "log-opts": {"max-size": settings.docker_log_max_size,
@@ -162,6 +175,10 @@ def daemon_config(settings):
         config["data-root"] = settings.docker_data_root
     if settings.docker_registry_mirrors:
         config["registry-mirrors"] = list(settings.docker_registry_mirrors)
+    if settings.profile.gpu:
+        # What `nvidia-ctk runtime configure --runtime=docker` would add: rendered here so
+        # daemon.json has one owner and a converged host stays converged.
+        config["runtimes"] = {"nvidia": {"path": "nvidia-container-runtime", "args": []}}
     return config
 
 

@@ -130,6 +130,20 @@ def _env_var_name(value):
     return value
 
 
+def _gpus(value):
+    if value == "all":
+        return value
+    if isinstance(value, str) and value.strip().isdigit():  # --data gives strings
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64:
+        return value
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, str) and re.fullmatch(r"[0-9]+|GPU-[0-9a-fA-F-]+", v) for v in value):
+        return tuple(value)
+    raise ValueError("must be 'all', a GPU count from 1 to 64, or a non-empty list of GPU "
+                     "indexes or UUIDs as strings, e.g. ['0', '1']")
+
+
 def _layers_passthrough(value):
     return value
 
@@ -146,10 +160,16 @@ KNOBS = {
     "docker_log_max_size": _size,
     "docker_log_max_file": _integer(1, 100),
     "docker_registry_mirrors": _string_list,
+    # NVIDIA (GPU profiles)
+    "nvidia_repo_url": _text(r"(https?|file)://\S+", "an http(s) URL (file:// for a local mirror)"),
+    "nvidia_repo_key_fingerprint": _text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"),
+    "nvidia_toolkit_version": _text(r"[0-9A-Za-z.:~+_-]*", "a Debian package version or ''"),
+    "funasr_gpus": _gpus,
     # FunASR image
     "funasr_profile": _choice(*catalog.PROFILES),
     "funasr_version": _version,
     "funasr_allow_unlisted_tag": _boolean,
+    "funasr_image_tag": _text(r"([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?", "'' or a Docker image tag"),
     "funasr_image_registry": _text(r"([\w.-]+(:[0-9]+)?)?", "a registry host[:port] or ''"),
     "funasr_image_repository": _text(r"[a-z0-9]+([._/-][a-z0-9]+)*", "an image repository name"),
     "funasr_image_delivery": _choice("pull", "tarball"),
@@ -204,9 +224,14 @@ class Settings:
     docker_log_max_size: str
     docker_log_max_file: int
     docker_registry_mirrors: tuple
+    nvidia_repo_url: str
+    nvidia_repo_key_fingerprint: str
+    nvidia_toolkit_version: str
+    funasr_gpus: object
     funasr_profile: str
     funasr_version: str
     funasr_allow_unlisted_tag: bool
+    funasr_image_tag: str
     funasr_image_registry: str
     funasr_image_repository: str
     funasr_image_delivery: str
@@ -244,7 +269,7 @@ class Settings:
 
     @property
     def image_tag(self):
-        return self.profile.tag(self.funasr_version)
+        return self.funasr_image_tag or self.profile.tag(self.funasr_version)
 
     @property
     def image(self):
@@ -377,13 +402,15 @@ def _derive(host, layers, values):
         return all(key in values for key in keys)
 
     profile = catalog.get_profile(values["funasr_profile"]) if valid("funasr_profile") else None
-    if profile and valid("funasr_version", "funasr_allow_unlisted_tag") and \
-            values["funasr_version"] not in profile.versions and not values["funasr_allow_unlisted_tag"]:
-        problem("funasr_version",
-                f"image tag {profile.tag(values['funasr_version'])!r} is not a known "
-                f"{profile.name} image (known versions: {', '.join(profile.versions)}); use a "
-                "listed version, or set funasr_allow_unlisted_tag = True if you built or "
-                "mirrored this tag yourself")
+    if profile and valid("funasr_version", "funasr_allow_unlisted_tag", "funasr_image_tag") and \
+            not values["funasr_allow_unlisted_tag"]:
+        key = "funasr_image_tag" if values["funasr_image_tag"] else "funasr_version"
+        tag = values["funasr_image_tag"] or profile.tag(values["funasr_version"])
+        if tag not in {profile.tag(version) for version in profile.versions}:
+            problem(key, f"image tag {tag!r} is not a known {profile.name} image (known: "
+                    f"{', '.join(profile.tag(v) for v in profile.versions)}); use a listed version, "
+                    "or set funasr_allow_unlisted_tag = True if you built, mirrored or verified "
+                    "this tag yourself")
     if profile:
         try:
             merged = modelset.merge_layers(_layer_values(layers, "funasr_models"))

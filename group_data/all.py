@@ -25,15 +25,34 @@ docker_log_max_file = 5
 # Registry mirrors for daemon.json, e.g. ["https://mirror.example.com"].
 docker_registry_mirrors = []
 
+# ---------------------------------------------------------------- NVIDIA (GPU profiles only)
+# Hosts whose profile needs GPUs (funasr_profile = "offline-gpu") must already have a
+# working NVIDIA driver (nvidia-smi): funasr-fleet checks it before any host changes but
+# does not install drivers. It installs the NVIDIA Container Toolkit from NVIDIA's apt
+# repo and renders the docker "nvidia" runtime into daemon.json. CPU hosts get none of it.
+# NVIDIA's apt repo (or your mirror of it); "/stable/deb/<arch>" and "/gpgkey" are appended.
+nvidia_repo_url = "https://nvidia.github.io/libnvidia-container"
+# Fingerprint the repo's signing key must have (NVIDIA's container toolkit key).
+nvidia_repo_key_fingerprint = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
+# Pin the toolkit version ("" = newest), e.g. "1.17.8-1"; NVIDIA's four packages get the same pin.
+nvidia_toolkit_version = ""
+# GPUs the service reserves: "all", a count (e.g. 1), or a list of GPU indexes or UUIDs
+# (e.g. ["0"]); each must exist on the host (nvidia-smi).
+funasr_gpus = "all"
+
 # ---------------------------------------------------------------- FunASR image
-# Service profile: "2pass" (realtime + final pass, online CPU image) or "offline"
-# (file transcription CPU image; the only profile that accepts a language model).
+# Service profile: "2pass" (realtime + final pass, online CPU image), "offline"
+# (file transcription CPU image) or "offline-gpu" (file transcription GPU image, the
+# only GPU server FunASR publishes). Only the offline profiles accept a language model.
 funasr_profile = "2pass"
-# Image version within the profile's tag family (2pass: 0.1.x, offline: 0.4.x).
+# Image version within the profile's tag family (2pass: 0.1.x, offline: 0.4.x, offline-gpu: 0.2.x).
 # Staged upgrade: pyinfra inventory/prod.py deploy.py --data funasr_version=0.1.13
 funasr_version = "0.1.13"
-# Allow a version the catalog (funasr_fleet/catalog.py) does not list, e.g. one you built yourself.
+# Allow a tag the catalog (funasr_fleet/catalog.py) does not list, e.g. one you built yourself.
 funasr_allow_unlisted_tag = False
+# Full image tag instead of the profile's family + funasr_version ("" = derived). An
+# unlisted tag (e.g. the "online-gpu" tags of third-party guides) needs the allow flag.
+funasr_image_tag = ""
 # Registry host and repository of the image; full reference is REGISTRY/REPOSITORY:TAG.
 # To use a registry mirror, put the mirror's host here.
 funasr_image_registry = "registry.cn-hangzhou.aliyuncs.com"
@@ -93,6 +112,15 @@ funasr_models = {
     },
     "offline": {
         "asr": {"id": "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+                "revision": "v2.0.4"},
+        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
+        "punc": {"id": "iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx",
+                 "revision": "v2.0.4"},
+        "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
+    },
+    # FunASR's GPU guide: a PyTorch ASR model (the GPU server exports it to TorchScript).
+    "offline-gpu": {
+        "asr": {"id": "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
                 "revision": "v2.0.4"},
         "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
         "punc": {"id": "iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx",

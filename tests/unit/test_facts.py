@@ -8,6 +8,7 @@ from funasr_fleet.facts import (
     DockerImageId,
     KeyringFingerprints,
     ModelManifests,
+    NvidiaGpus,
     PathStates,
     SystemdUnitState,
 )
@@ -60,3 +61,40 @@ def test_model_manifests_reads_rsync_and_skips_damaged_manifests():
     facts = ModelManifests().process(output)
     assert facts["rsync"] is True
     assert facts["manifests"] == {"/m/a.json": {"id": "iic/a", "revision": "v1", "files": []}}
+
+
+def run_fact_command(fact, tmp_path, nvidia_smi=None):
+    """Run a fact's shell command with PATH holding only the tools it may use (+ a fake)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    bin_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+    for tool in ("sh", "sed", "head"):
+        os.symlink(shutil.which(tool), bin_dir / tool)
+    if nvidia_smi is not None:
+        (bin_dir / "nvidia-smi").write_text("#!/bin/sh\n" + nvidia_smi)
+        (bin_dir / "nvidia-smi").chmod(0o755)
+    result = subprocess.run([str(bin_dir / "sh"), "-c", fact.command()], capture_output=True,
+                            text=True, env={"PATH": str(bin_dir)})
+    return fact.process(result.stdout.splitlines())
+
+
+def test_nvidia_gpus_lists_every_gpu(tmp_path):
+    smi = ('echo "0, NVIDIA A10, GPU-1111aaaa-22bb-33cc-44dd-555555eeeeee, 23028, 550.54.15"\n'
+           'echo "1, NVIDIA A10, GPU-9999aaaa-22bb-33cc-44dd-555555eeeeee, 23028, 550.54.15"\n')
+    facts = run_fact_command(NvidiaGpus(), tmp_path, smi)
+    assert facts["ok"] and [gpu["index"] for gpu in facts["gpus"]] == ["0", "1"]
+    assert facts["gpus"][0] == {"index": "0", "name": "NVIDIA A10",
+                                "uuid": "GPU-1111aaaa-22bb-33cc-44dd-555555eeeeee",
+                                "memory_mib": 23028, "driver": "550.54.15"}
+
+
+def test_nvidia_gpus_says_why_there_are_none(tmp_path):
+    assert run_fact_command(NvidiaGpus(), tmp_path)["error"] == "nvidia-smi not found"
+    broken = 'echo "NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver."; exit 9\n'
+    facts = run_fact_command(NvidiaGpus(), tmp_path, broken)
+    assert not facts["ok"] and facts["error"].startswith("nvidia-smi failed: NVIDIA-SMI has failed")
+    assert NvidiaGpus().process([])["error"] == "nvidia-smi lists no GPU"

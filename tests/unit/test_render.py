@@ -120,3 +120,31 @@ def test_docker_repo_sources_are_signed_by_the_checked_keyring():
 def test_templates_dir_is_the_repository_templates():
     assert {p.name for p in TEMPLATES_DIR.iterdir()} >= {"compose.yaml.j2", "hotwords.txt.j2",
                                                          "daemon.json.j2"}
+
+
+GPU = {"funasr_profile": "offline-gpu", "funasr_version": "0.2.1"}
+
+
+def test_gpu_profile_runs_the_gpu_image_with_device_reservations():
+    service = compose_of(**GPU)
+    assert service["image"].endswith(":funasr-runtime-sdk-gpu-0.2.1")
+    assert service["command"][0] == "./funasr-wss-server"
+    assert service["deploy"]["resources"]["reservations"]["devices"] == [
+        {"driver": "nvidia", "capabilities": ["gpu"], "count": "all"}]
+    pinned = compose_of(**GPU, funasr_gpus=["1", "GPU-1111aaaa-22bb"])
+    assert pinned["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] == [
+        "1", "GPU-1111aaaa-22bb"]
+    assert compose_of(**GPU, funasr_gpus=2)["deploy"]["resources"]["reservations"]["devices"][0][
+        "count"] == 2
+
+
+def test_cpu_profiles_get_no_gpu_reservation_and_no_nvidia_runtime():
+    for profile in ({}, {"funasr_profile": "offline", "funasr_version": "0.4.7"}):
+        assert "deploy" not in compose_of(**profile)
+        assert "runtimes" not in json.loads(render_daemon_json(settings_for(**profile)))
+
+
+def test_gpu_daemon_json_owns_the_nvidia_runtime():
+    daemon = json.loads(render_daemon_json(settings_for(**GPU)))
+    assert daemon["runtimes"] == {"nvidia": {"path": "nvidia-container-runtime", "args": []}}
+    assert "default-runtime" not in daemon  # GPUs only where compose reserves them

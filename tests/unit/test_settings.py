@@ -141,3 +141,19 @@ def test_registry_password_comes_from_the_named_environment_variable(monkeypatch
 def test_every_knob_is_documented_in_the_readme():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert [key for key in KNOBS if f"`{key}`" not in readme] == []
+
+
+@pytest.mark.parametrize("value", ["some", 0, -1, True, [], [0], ["gpu0"], 65])
+def test_funasr_gpus_must_be_all_a_count_or_gpu_ids(value):
+    inventory = make_inventory([("g1", {"funasr_gpus": value})])
+    with pytest.raises(SettingsError, match=r"g1: funasr_gpus = .*must be 'all', a GPU count"):
+        check_inventory(inventory)
+
+
+def test_online_gpu_tags_of_third_party_guides_are_refused_unless_allowed():
+    data = {"funasr_profile": "offline-gpu", "funasr_image_tag": "funasr-runtime-sdk-online-gpu-0.1.12"}
+    with pytest.raises(SettingsError, match=r"g1: funasr_image_tag = 'funasr-runtime-sdk-online-gpu-"
+                                            r"0.1.12' .*not a known offline-gpu image"):
+        check_inventory(make_inventory([("g1", data)]))
+    allowed = make_inventory([("g1", dict(data, funasr_allow_unlisted_tag=True))])
+    assert load_settings(allowed.get_host("g1")).image.endswith(":funasr-runtime-sdk-online-gpu-0.1.12")
