@@ -10,14 +10,16 @@ one host stops the run before any host is changed. Knobs: group_data/all.py.
 
 from pyinfra import host, inventory
 
-from funasr_fleet.deploys import funasr_service, gpus_ready, health_gate, install_docker
+from funasr_fleet.deploys import (announce_plan, funasr_service, gpus_ready, health_gate,
+                                  install_docker)
 from funasr_fleet.images import prepare_tarball
 from funasr_fleet.hub import fetch_models
 from funasr_fleet.settings import check_inventory, load_settings
 
 check_inventory(inventory)
 settings = load_settings(host)
-gpus_ready(settings)  # GPU profiles: a working driver and the GPUs funasr_gpus names
+# GPU profiles: a working driver and the GPUs funasr_gpus names, checked before any change.
+announce_plan(settings, gpus_ready(settings))
 
 # Control-node inputs, prepared once and checked before any host is touched.
 delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)

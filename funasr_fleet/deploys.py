@@ -99,6 +99,12 @@ def gpus_ready(settings):
     return present
 
 
+def announce_plan(settings, gpus):
+    """Log, per host, what it gets: profile, image, GPUs (visible in ``--dry`` too)."""
+    on_gpus = f", GPUs {settings.funasr_gpus} of {len(gpus)}" if settings.profile.gpu else ""
+    host.log(f"plan: {settings.funasr_profile} profile, image {settings.image}{on_gpus}")
+
+
 def nvidia_toolkit(settings):
     """NVIDIA Container Toolkit from NVIDIA's apt repo (key fingerprint checked); returns
     the package operation, whose change means docker must restart to see the GPUs."""
@@ -201,7 +207,8 @@ def funasr_service(settings, delivery, cached_models, registry_password=""):
         operations.image_loaded(name=f"FunASR image {settings.image} (tarball)", tarball=delivery)
     operations.managed_paths(name="FunASR configuration files", files=files)
     operations.compose_up(name="FunASR server running this configuration", project_dir=base,
-                          project=settings.funasr_project, config_sha256=config_sha256)
+                          project=settings.funasr_project, config_sha256=config_sha256,
+                          image=settings.image)
 
 
 def tls_policy(settings):

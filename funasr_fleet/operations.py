@@ -294,7 +294,7 @@ def _changed_files_uploaded(model, current, staging):
 
 
 @operation()
-def compose_up(project_dir, project, config_sha256):
+def compose_up(project_dir, project, config_sha256, image):
     """
     Bring a compose project up when its container is not running this configuration.
 
@@ -302,6 +302,8 @@ def compose_up(project_dir, project, config_sha256):
     + project: compose project name
     + config_sha256: the ``io.funasr-fleet.config-sha256`` label compose.yaml gives the
       container; a running container with this label is left alone
+    + image: the service's image reference; a container created from another image ID
+      than the one this tag names now (a re-pushed or re-loaded tag) is recreated
 
     Unlike ``pyinfra.operations.docker.compose`` this reports no change (and runs no
     compose command) on a converged host; when it runs, compose recreates the container
@@ -311,11 +313,13 @@ def compose_up(project_dir, project, config_sha256):
 
     .. code:: python
 
-        compose_up(project_dir="/opt/funasr", project="funasr", config_sha256=digest)
+        compose_up(project_dir="/opt/funasr", project="funasr", config_sha256=digest,
+                   image="funasr_repo/funasr:funasr-runtime-sdk-online-cpu-0.1.13")
     """
     containers = host.get_fact(ComposeContainers, project=project)
     if (len(containers) == 1 and containers[0]["status"] == "running"
-            and containers[0]["labels"].get("io.funasr-fleet.config-sha256") == config_sha256):
+            and containers[0]["labels"].get("io.funasr-fleet.config-sha256") == config_sha256
+            and containers[0]["image_id"] == host.get_fact(DockerImageId, image=image)):
         return
     yield StringCommand("docker", "compose", "--project-directory", QuoteString(project_dir),
                         "--project-name", QuoteString(project), "-f",

@@ -2,7 +2,8 @@
 The local lab's hosts (python -m funasr_fleet.lab up), read from the lab's state file.
 
 Every host is in group ``lab`` (this file's name, so group_data/lab.py applies) and in
-the groups the lab gave it (``cpu``). SSH and the service are reached on 127.0.0.1.
+the group the lab gave it (``cpu``, or ``gpu`` for a SIMULATED GPU host). SSH and the
+service are reached on 127.0.0.1.
 """
 
 import json
@@ -27,6 +28,11 @@ def _host(entry):
         "funasr_image_cache_dir": str(lab_dir() / "images"),
         "funasr_models_cache_dir": str(lab_dir() / "models"),
         "funasr_models_endpoint": _state["hub"]["url"],
+        # Simulated GPU hosts: NVIDIA's repo stands in inside the host (file://), signed
+        # by the lab's key (funasr_fleet/lab/simulated_gpu.py).
+        **({"nvidia_repo_url": _state["gpu"]["repo_url"],
+            "nvidia_repo_key_fingerprint": _state["gpu"]["key_fingerprint"]}
+           if "gpu" in entry["groups"] else {}),
         **_overrides.get(entry["name"], {}),
     })
 

@@ -22,6 +22,8 @@ cpu = [
     ("asr-cpu-2.example.internal", {**_ssh, "funasr_hotwords": {"小智": 30}}),
 ]
 
+# GPU hosts need a working NVIDIA driver already (funasr-fleet checks, never installs it).
 gpu = [
     ("asr-gpu-1.example.internal", {**_ssh}),
+    ("asr-gpu-2.example.internal", {**_ssh, "funasr_gpus": ["0"]}),  # reserve GPU 0 only
 ]

@@ -1,7 +1,7 @@
 """
 The local lab (like Molecule's platforms): real SSH hosts for the real deploy.
 
-    python -m funasr_fleet.lab up [--hosts N] [--fresh]   # build/start, write state.json
+    python -m funasr_fleet.lab up [--hosts N] [--gpu-hosts M] [--fresh]   # build/start, write state.json
     python -m funasr_fleet.lab status [--json]
     python -m funasr_fleet.lab down [--purge]
 """
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from . import hosts, images
+from . import hosts, images, simulated_gpu
 from .engine import LabError, docker, engine_running, ensure_engine
 from .hub_process import start_hub, stop_hub
 from .state import STATE_VERSION, lab_dir, load_state, save_state, state_path
@@ -28,20 +28,39 @@ def ssh_key(directory):
     return key
 
 
-def up(count, fresh):
-    """Build images, start ``count`` hosts (keeping running ones unless ``fresh``), write state."""
+def host_groups(count, gpu_count):
+    """``{index: [group]}``: the last ``gpu_count`` hosts are (simulated) GPU hosts."""
+    if not 0 <= gpu_count <= count:
+        raise LabError(f"--gpu-hosts {gpu_count} must be between 0 and --hosts {count}")
+    return {index: ["gpu"] if index > count - gpu_count else ["cpu"] for index in range(1, count + 1)}
+
+
+def previous_groups():
+    """``{container: groups}`` of the last state, so a host that changes kind is rebuilt."""
+    try:
+        return {entry["container"]: entry["groups"] for entry in load_state()["hosts"]}
+    except (FileNotFoundError, ValueError, KeyError):
+        return {}
+
+
+def up(count, fresh, gpu_count=1):
+    """Build images, start ``count`` hosts (the last ``gpu_count`` with a SIMULATED GPU),
+    keeping running ones unless ``fresh``, and write the state."""
+    groups = host_groups(count, gpu_count)
     directory = lab_dir()
     directory.mkdir(parents=True, exist_ok=True)
     ensure_engine(directory)
     started = time.monotonic()
     names = images.build_all()
+    fingerprint = simulated_gpu.build_repo(directory)
     key = ssh_key(directory)
     known_hosts = directory / "known_hosts"
     hosts.ensure_network()
     existing = hosts.existing_hosts()
-    wanted = {hosts.container_name(i) for i in range(1, count + 1)}
+    before = previous_groups()
+    wanted = {hosts.container_name(i): groups[i] for i in range(1, count + 1)}
     for container in existing:
-        if fresh or container not in wanted:
+        if fresh or container not in wanted or before.get(container) != wanted[container]:
             hosts.remove_host(container)
     if fresh or not existing:
         known_hosts.write_text("")
@@ -57,17 +76,21 @@ def up(count, fresh):
             hosts.start_host(index, names["host"], public_key)
         elif not existing[container]:
             docker("start", container)
+        if "gpu" in groups[index]:
+            simulated_gpu.install(container, directory)
         ssh_port, service_ports = hosts.published_ports(container)
         entries.append({"name": hosts.host_name(index), "container": container,
                         "address": "127.0.0.1", "ssh_port": ssh_port,
-                        "service_ports": service_ports, "groups": ["cpu"]})
+                        "service_ports": service_ports, "groups": groups[index]})
     for entry in entries:
         hosts.wait_for_ssh(entry["ssh_port"])
     known_hosts.touch()
     hub = start_hub(directory)
     save_state({"version": STATE_VERSION, "ssh_key": str(key), "known_hosts": str(known_hosts),
-                "network": hosts.NETWORK, "hosts": entries, "images": names, "hub": hub})
-    print(f"lab up: {count} hosts in {time.monotonic() - started:.1f}s; state in {state_path()}")
+                "network": hosts.NETWORK, "hosts": entries, "images": names, "hub": hub,
+                "gpu": {"repo_url": simulated_gpu.REPO_URL, "key_fingerprint": fingerprint}})
+    print(f"lab up: {count} hosts ({gpu_count} with a SIMULATED GPU) in "
+          f"{time.monotonic() - started:.1f}s; state in {state_path()}")
 
 
 def status(as_json):
@@ -80,9 +103,10 @@ def status(as_json):
         print(json.dumps(rows, indent=2))
         return
     print(f"model hub stand-in: {state['hub']['url']}")
-    print(f"{'HOST':8} {'STATE':8} {'SSH':16} SERVICE")
+    print(f"{'HOST':8} {'GROUPS':16} {'STATE':8} {'SSH':16} SERVICE")
     for row in rows:
-        print(f"{row['name']:8} {'running' if row['running'] else 'stopped':8} "
+        kind = "gpu (simulated)" if "gpu" in row["groups"] else ",".join(row["groups"])
+        print(f"{row['name']:8} {kind:16} {'running' if row['running'] else 'stopped':8} "
               f"127.0.0.1:{row['ssh_port']:<6} {row['url']}")
 
 
@@ -106,6 +130,8 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="build images and start the hosts")
     up_parser.add_argument("--hosts", type=int, default=3)
+    up_parser.add_argument("--gpu-hosts", type=int, default=1,
+                           help="how many of the hosts (the last ones) get a SIMULATED GPU")
     up_parser.add_argument("--fresh", action="store_true",
                            help="recreate every host and empty the lab's model cache")
     status_parser = commands.add_parser("status", help="list the hosts")
@@ -115,7 +141,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            up(args.hosts, args.fresh)
+            up(args.hosts, args.fresh, args.gpu_hosts)
         elif args.command == "status":
             status(args.json)
         else:

@@ -24,6 +24,8 @@ BASE_IMAGE = "funasr-fleet-lab/base:trixie"
 HOST_IMAGE = "funasr-fleet-lab/host:trixie"
 STANDIN_REPOSITORY = "funasr-fleet-lab/funasr-standin"
 STANDIN_TAGS = ("funasr-runtime-sdk-online-cpu-0.1.13", "funasr-runtime-sdk-cpu-0.4.7")
+# The GPU build's stand-in refuses to start unless GPUs are reserved for its container.
+STANDIN_GPU_TAGS = ("funasr-runtime-sdk-gpu-0.2.1",)
 INPUTS_LABEL = "io.funasr-fleet.lab.inputs"
 BASE_PACKAGES = "python3,python3-websockets,ca-certificates"
 
@@ -136,4 +138,5 @@ def build_all():
     base_digest = build_base(mirror)
     build(HOST_IMAGE, "host.Dockerfile", {"BASE": BASE_IMAGE, "MIRROR": mirror}, base_digest)
     build_standin(base_digest)
+    build_standin(base_digest, STANDIN_GPU_TAGS, env={"FUNASR_STANDIN_REQUIRE_GPU": "1"})
     return {"host": HOST_IMAGE, "standin": STANDIN_REPOSITORY}

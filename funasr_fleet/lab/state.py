@@ -8,7 +8,10 @@ State dir: $FUNASR_LAB_DIR, or .lab/ at the repository root. state.json::
      "hosts": [{"name": "lab-1", "container": "funasr-lab-1", "address": "127.0.0.1",
                 "ssh_port": 32771, "service_ports": {"10095": 32772, ...}, "groups": ["cpu"]}],
      "images": {"host": "funasr-fleet-lab/host:trixie", "standin": "funasr-fleet-lab/funasr-standin"},
-     "hub": {"url": "http://127.0.0.1:PORT", "log": ".../hub.jsonl", "faults": ".../hub.faults.json"}}
+     "hub": {"url": "http://127.0.0.1:PORT", "log": ".../hub.jsonl", "faults": ".../hub.faults.json"},
+     "gpu": {"repo_url": "file:///srv/nvidia-repo-standin", "key_fingerprint": "..."}}
+
+Hosts in group ``gpu`` have a SIMULATED GPU (funasr_fleet/lab/simulated_gpu.py).
 """
 
 import json

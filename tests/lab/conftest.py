@@ -2,7 +2,8 @@
 Lab fixtures: the Molecule-like scenario (converge, idempotence, verify) on real SSH hosts.
 
 The lab is `python -m funasr_fleet.lab up --hosts 3`: Debian trixie systemd containers on
-the local Docker engine, reached on 127.0.0.1 only. These tests need root and Docker
+the local Docker engine, reached on 127.0.0.1 only; lab-1 and lab-2 are CPU hosts, lab-3
+has a SIMULATED GPU (group gpu). These tests need root and Docker
 (the lab starts dockerd itself when it is missing).
 """
 
@@ -63,10 +64,15 @@ class Lab:
         else:
             self.host_data_file.unlink(missing_ok=True)
 
+    def is_gpu(self, name):
+        """A SIMULATED GPU host (group gpu: the offline GPU server)."""
+        return "gpu" in self.entry(name)["groups"]
+
     def probe(self, name):
         port = self.entry(name)["service_ports"]["10095"]
+        mode = "offline" if self.is_gpu(name) else "2pass"
         result = subprocess.run([sys.executable, "-m", "funasr_fleet", "probe",
-                                 f"ws://127.0.0.1:{port}", "--json"],
+                                 f"ws://127.0.0.1:{port}", "--mode", mode, "--json"],
                                 cwd=REPO, capture_output=True, text=True, timeout=120)
         return result.returncode, json.loads(result.stdout)
 

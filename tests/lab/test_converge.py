@@ -99,7 +99,7 @@ def test_bad_input_fails_before_any_host_changes(lab, tmp_path, how, expected):
     if "group_data" in how:
         (tmp_path / "lab.py").write_text(how["group_data"])
         args += ["--group-data", str(tmp_path)]
-    lab.set_host_data({lab.hosts[-1]: how["host_data"]} if "host_data" in how else {})
+    lab.set_host_data({lab.hosts[0]: how["host_data"]} if "host_data" in how else {})
     try:
         result = lab.deploy(*args)
     finally:

@@ -4,12 +4,16 @@ after test_converge.py: hub stand-in log counts, offline start, hub faults.
 """
 
 import json
+import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from conftest import grand_total
+from conftest import REPO, grand_total
+from funasr_fleet.catalog import PROFILES
 from funasr_fleet.lab.standin_hub import read_log
 
 pytestmark = pytest.mark.lab
@@ -31,13 +35,26 @@ def every_host(lab, data):
 
 
 def vad_revision(revision):
-    return {"funasr_models": {"2pass": {"vad": {"id": VAD_ID, "revision": revision}}}}
+    """Host data moving the VAD model (shared by every profile) to ``revision``."""
+    return {"funasr_models": {profile: {"vad": {"id": VAD_ID, "revision": revision}}
+                              for profile in PROFILES}}
 
 
 def test_each_model_file_was_downloaded_once_for_the_whole_fleet(lab):
     counts = Counter((r["path"], r["query"]["FilePath"]) for r in downloads(lab))
     assert counts and set(counts.values()) == {1}
-    assert len(counts) == 20  # 5 models of the 2pass set, 4 + 5 + 5 + 4 + 2 files
+    before = len(read_log(lab.state["hub"]["log"]))
+    # The fleet's model sets (2pass on the CPU hosts, offline-gpu on the GPU host; shared
+    # models once), as `models fetch` lists them from the warm cache.
+    fetched = subprocess.run([sys.executable, "-m", "funasr_fleet", "models", "fetch",
+                              "inventory/lab.py"], cwd=REPO, capture_output=True, text=True)
+    assert fetched.returncode == 0, fetched.stderr
+    files = {line.split("@")[0]: int(re.search(r": (\d+) files", line).group(1))
+             for line in fetched.stdout.splitlines()}
+    assert len(files) == 7  # 5 of the 2pass set + the GPU set's own ASR and PUNC
+    assert {path.split("/api/v1/models/")[1].rsplit("/repo", 1)[0] for path, _ in counts} == set(files)
+    assert len(counts) == sum(files.values())
+    assert len(read_log(lab.state["hub"]["log"])) == before  # a warm cache asks the hub nothing
 
 
 def test_second_deploy_downloads_nothing_and_sends_no_model_bytes(lab):

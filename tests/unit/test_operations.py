@@ -135,15 +135,22 @@ def running(digest, status="running"):
             "started_at": "", "restart_count": 0, "labels": {"io.funasr-fleet.config-sha256": digest}}
 
 
+COMPOSE = {"project_dir": "/opt/funasr", "project": "funasr", "config_sha256": "d1",
+           "image": "lab/standin:t"}
+
+
 def test_compose_up_is_silent_for_the_running_configuration():
-    assert run_operation(operations.compose_up, {"ComposeContainers": [running("d1")]},
-                         project_dir="/opt/funasr", project="funasr", config_sha256="d1")[0] == []
+    facts = {"ComposeContainers": [running("d1")], "DockerImageId": "sha256:x"}
+    assert run_operation(operations.compose_up, facts, **COMPOSE)[0] == []
 
 
-def test_compose_up_runs_for_changed_stopped_or_missing_containers():
-    for containers in ([running("old")], [running("d1", status="exited")], []):
-        commands, _ = run_operation(operations.compose_up, {"ComposeContainers": containers},
-                                    project_dir="/opt/funasr", project="funasr", config_sha256="d1")
+def test_compose_up_runs_for_changed_stopped_reimaged_or_missing_containers():
+    for containers, image_id in (([running("old")], "sha256:x"),
+                                 ([running("d1", status="exited")], "sha256:x"),
+                                 ([running("d1")], "sha256:reloaded-tag"), ([], "sha256:x")):
+        commands, _ = run_operation(operations.compose_up,
+                                    {"ComposeContainers": containers, "DockerImageId": image_id},
+                                    **COMPOSE)
         assert commands == ["docker compose --project-directory /opt/funasr --project-name funasr "
                             "-f /opt/funasr/compose.yaml up -d --remove-orphans"]
 

@@ -20,6 +20,7 @@ runs. It reproduces what a deploy and a health probe depend on:
 
 Its kind comes from the name it is run as, or FUNASR_STANDIN_KIND=2pass|offline.
 FUNASR_STANDIN_FAIL=1 makes it accept connections but never answer (a broken release).
+FUNASR_STANDIN_REQUIRE_GPU=1 (the GPU tag's build) refuses to start without GPUs reserved.
 Runs on Debian's python3 with python3-websockets (>= 13), nothing else.
 """
 
@@ -310,10 +311,25 @@ async def run(kind, options):
     log("I", "stopped")
 
 
+def check_gpu():
+    """The GPU build stand-in (FUNASR_STANDIN_REQUIRE_GPU=1) needs GPUs reserved for it:
+    docker's nvidia device driver sets NVIDIA_VISIBLE_DEVICES when compose reserves them.
+    There is no CUDA here; this only proves the reservation reached the container."""
+    if os.environ.get("FUNASR_STANDIN_REQUIRE_GPU") != "1":
+        return
+    devices = os.environ.get("NVIDIA_VISIBLE_DEVICES", "")
+    if not devices or devices in ("void", "none"):
+        log("E", "no GPU reserved for this container (NVIDIA_VISIBLE_DEVICES unset): the GPU "
+                 "server cannot start (SIMULATED check)")
+        sys.exit(1)
+    log("I", f"GPUs reserved: NVIDIA_VISIBLE_DEVICES={devices} (SIMULATED GPU: no CUDA here)")
+
+
 def main(argv):
     kind = server_kind(argv[0])
     options = parse_options(argv[1:], OPTIONS_2PASS if kind == "2pass" else OPTIONS_OFFLINE)
     log("I", f"funasr-fleet STAND-IN for the FunASR {kind} server (not FunASR; no recognition)")
+    check_gpu()
     asyncio.run(run(kind, options))
 
 
