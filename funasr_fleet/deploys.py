@@ -208,7 +208,8 @@ def funasr_service(settings, delivery, cached_models, registry_password=""):
     operations.managed_paths(name="FunASR configuration files", files=files)
     operations.compose_up(name="FunASR server running this configuration", project_dir=base,
                           project=settings.funasr_project, config_sha256=config_sha256,
-                          image=settings.image)
+                          image=settings.image,
+                          services=[instance.service for instance in settings.instances])
 
 
 def tls_policy(settings):
@@ -220,10 +221,11 @@ def tls_policy(settings):
 
 @deploy("Health gate")
 def health_gate(settings):
-    """Probe the service with real speech from the control node; fail the host if unhealthy."""
+    """Probe every server instance with real speech from the control node; fail the host
+    if one is unhealthy."""
     operations.service_healthy(
         name="FunASR answers a real utterance",
-        url=settings.probe_url,
+        urls=[instance.probe_url for instance in settings.instances],
         mode=settings.profile.probe_mode,
         tls=tls_policy(settings),
         start_timeout=settings.funasr_start_timeout,

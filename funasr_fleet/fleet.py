@@ -34,15 +34,16 @@ def load_inventory(path):
         return make_inventory_from_files(path, cwd=os.getcwd())
 
 
-def host_status(settings):
-    """Probe one host's service; return a row dict for the status table."""
-    result = probe(settings.probe_url, mode=settings.profile.probe_mode,
+def instance_status(settings, instance):
+    """Probe one server instance; return a row dict for the status table."""
+    result = probe(instance.probe_url, mode=settings.profile.probe_mode,
                    timeout=settings.funasr_probe_timeout, tls=tls_policy(settings))
     return {
         "host": settings.host,
+        "instance": instance.service,
         "profile": settings.funasr_profile,
         "version": settings.funasr_version,
-        "url": settings.probe_url,
+        "url": instance.probe_url,
         "healthy": result.ok,
         "latency_s": round(result.latency_s, 3) if result.ok else None,
         "error": None if result.ok else f"{result.stage}: {result.error}",
@@ -50,21 +51,23 @@ def host_status(settings):
 
 
 def fleet_status(inventory, workers=16):
-    """Probe every host of ``inventory`` in parallel; return rows in inventory order."""
+    """Probe every server instance of ``inventory`` in parallel; rows in inventory order."""
     check_inventory(inventory)
-    all_settings = [load_settings(host) for host in inventory]
+    targets = [(settings, instance) for settings in map(load_settings, inventory)
+               for instance in settings.instances]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(host_status, all_settings))
+        return list(pool.map(lambda target: instance_status(*target), targets))
 
 
 def format_table(rows):
     """Plain-text table of status rows."""
-    header = ("HOST", "PROFILE", "VERSION", "URL", "HEALTH", "LATENCY")
+    header = ("HOST", "INSTANCE", "PROFILE", "VERSION", "URL", "HEALTH", "LATENCY")
     lines = [header]
     for row in rows:
         health = "healthy" if row["healthy"] else f"UNHEALTHY ({row['error']})"
         latency = f"{row['latency_s']:.2f}s" if row["latency_s"] is not None else "-"
-        lines.append((row["host"], row["profile"], row["version"], row["url"], health, latency))
+        lines.append((row["host"], row["instance"], row["profile"], row["version"], row["url"],
+                      health, latency))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 2)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + "  ".join(line[-2:])

@@ -294,16 +294,17 @@ def _changed_files_uploaded(model, current, staging):
 
 
 @operation()
-def compose_up(project_dir, project, config_sha256, image):
+def compose_up(project_dir, project, config_sha256, image, services=("funasr",)):
     """
-    Bring a compose project up when its container is not running this configuration.
+    Bring a compose project up when its containers are not running this configuration.
 
     + project_dir: directory with compose.yaml on the host
     + project: compose project name
     + config_sha256: the ``io.funasr-fleet.config-sha256`` label compose.yaml gives the
-      container; a running container with this label is left alone
-    + image: the service's image reference; a container created from another image ID
+      containers; running containers with this label are left alone
+    + image: the services' image reference; a container created from another image ID
       than the one this tag names now (a re-pushed or re-loaded tag) is recreated
+    + services: the compose services that must each run one container (others are removed)
 
     Unlike ``pyinfra.operations.docker.compose`` this reports no change (and runs no
     compose command) on a converged host; when it runs, compose recreates the container
@@ -317,53 +318,62 @@ def compose_up(project_dir, project, config_sha256, image):
                    image="funasr_repo/funasr:funasr-runtime-sdk-online-cpu-0.1.13")
     """
     containers = host.get_fact(ComposeContainers, project=project)
-    if (len(containers) == 1 and containers[0]["status"] == "running"
-            and containers[0]["labels"].get("io.funasr-fleet.config-sha256") == config_sha256
-            and containers[0]["image_id"] == host.get_fact(DockerImageId, image=image)):
-        return
+    running = sorted(container["labels"].get("com.docker.compose.service", "")
+                     for container in containers
+                     if container["status"] == "running"
+                     and container["labels"].get("io.funasr-fleet.config-sha256") == config_sha256)
+    if running == sorted(services) and len(containers) == len(services):
+        image_id = host.get_fact(DockerImageId, image=image)
+        if all(container["image_id"] == image_id for container in containers):
+            return
     yield StringCommand("docker", "compose", "--project-directory", QuoteString(project_dir),
                         "--project-name", QuoteString(project), "-f",
                         QuoteString(f"{project_dir}/compose.yaml"), "up", "-d", "--remove-orphans")
 
 
 @operation()
-def service_healthy(url, mode, tls, start_timeout, probe_timeout, project_dir, project):
+def service_healthy(urls, mode, tls, start_timeout, probe_timeout, project_dir, project):
     """
-    Probe the service from the control node until it answers, or fail the host.
+    Probe each server instance from the control node until it answers, or fail the host.
 
-    + url: ``ws://`` or ``wss://`` address of the service as the control node reaches it
+    + urls: ``ws://`` or ``wss://`` address of each instance as the control node reaches it
     + mode: probe mode of the profile (``2pass`` or ``offline``)
     + tls: a `funasr_fleet.probe.TlsPolicy`
-    + start_timeout: seconds the server may take to load models and pass a probe
+    + start_timeout: seconds a server may take to load models and pass a probe
     + probe_timeout: seconds one probe waits for the final result
     + project_dir, project: where the compose project is, for the log tail on failure
 
     The probe is the real protocol (handshake, speech, final result), not a port check.
-    A healthy service yields no command, so a converged host reports no change; an
-    unhealthy one fails with the probe's reason and the tail of the server log. Probes
-    run in the execution phase only.
+    Healthy instances yield no command, so a converged host reports no change; an
+    unhealthy one fails the host with the probe's reason and the tail of the server log.
+    Probes run in the execution phase only.
 
     **Example:**
 
     .. code:: python
 
-        service_healthy(url="ws://10.0.0.5:10095", mode="2pass", tls=TlsPolicy(),
+        service_healthy(urls=["ws://10.0.0.5:10095"], mode="2pass", tls=TlsPolicy(),
                         start_timeout=300, probe_timeout=30,
                         project_dir="/opt/funasr", project="funasr")
     """
     if not host.state.is_executing:
         return
-    result = wait_until_healthy(url, mode=mode, tls=tls, start_timeout=start_timeout,
-                                probe_timeout=probe_timeout)
-    if result.ok:
-        host.log(f"FunASR healthy at {url}: final result in {result.latency_s:.2f}s")
-        return
-    yield FunctionCommand(_report_unhealthy, (url, result, project_dir, project), {})
+    failures = []
+    for url in urls:
+        result = wait_until_healthy(url, mode=mode, tls=tls, start_timeout=start_timeout,
+                                    probe_timeout=probe_timeout)
+        if result.ok:
+            host.log(f"FunASR healthy at {url}: final result in {result.latency_s:.2f}s")
+        else:
+            failures.append((url, result))
+    if failures:
+        yield FunctionCommand(_report_unhealthy, (failures, project_dir, project), {})
 
 
-def _report_unhealthy(state, host, url, result, project_dir, project):
-    """FunctionCommand body: log why the probe failed and the server log tail; fail the host."""
-    host.log_styled(f"FunASR unhealthy at {url}: {result.stage}: {result.error}", fg="red")
+def _report_unhealthy(state, host, failures, project_dir, project):
+    """FunctionCommand body: log why probes failed and the server log tail; fail the host."""
+    for url, result in failures:
+        host.log_styled(f"FunASR unhealthy at {url}: {result.stage}: {result.error}", fg="red")
     _, output = host.run_shell_command(StringCommand(
         "docker", "compose", "--project-directory", QuoteString(project_dir),
         "--project-name", QuoteString(project), "logs", "--no-color", "--tail", "20"))

@@ -22,7 +22,6 @@ CONTAINER_PORT = 10095
 CONTAINER_MODELS_DIR = "/workspace/models"
 CONTAINER_HOTWORDS = "/workspace/resources/hotwords.txt"
 CONTAINER_SSL_DIR = "/workspace/ssl"
-SERVICE = "funasr"
 
 
 def render_template(name, context, templates_dir=TEMPLATES_DIR):
@@ -77,23 +76,24 @@ def server_command(settings):
     return command
 
 
-def port_mapping(settings):
+def port_mapping(settings, port):
     """``ADDRESS:PORT:10095`` for compose (IPv6 addresses in brackets)."""
     address = settings.funasr_bind_address
     if ":" in address:
         address = f"[{address}]"
-    return f"{address}:{settings.funasr_port}:{CONTAINER_PORT}"
+    return f"{address}:{port}:{CONTAINER_PORT}"
 
 
-def gpu_reservation(settings):
-    """compose's ``deploy.resources.reservations.devices`` entry for a GPU profile, else None."""
-    if not settings.profile.gpu:
+def gpu_reservation(gpus):
+    """compose's ``deploy.resources.reservations.devices`` entry for an instance's GPUs
+    (``"all"``, a count or a tuple of ids), or None for a CPU instance."""
+    if gpus is None:
         return None
     device = {"driver": "nvidia", "capabilities": ["gpu"]}
-    if isinstance(settings.funasr_gpus, tuple):
-        device["device_ids"] = list(settings.funasr_gpus)
+    if isinstance(gpus, tuple):
+        device["device_ids"] = list(gpus)
     else:
-        device["count"] = settings.funasr_gpus
+        device["count"] = gpus
     return device
 
 
@@ -117,15 +117,16 @@ def compose_context(settings, digests):
     return {
         "host": settings.host,
         "project": settings.funasr_project,
-        "service": SERVICE,
+        "services": [{"name": instance.service,
+                      "port_mapping": port_mapping(settings, instance.port),
+                      "gpu_devices": gpu_reservation(instance.gpus)}
+                     for instance in settings.instances],
         "image": settings.image,
         "restart_policy": settings.funasr_restart_policy,
         "working_dir": BIN_DIR,
         "command": server_command(settings),
-        "port_mapping": port_mapping(settings),
         "volumes": volumes,
         "labels": labels,
-        "gpu_devices": gpu_reservation(settings),
         "memory_limit": settings.funasr_memory_limit,
         "cpus": settings.funasr_cpus,
         "log_max_size": settings.docker_log_max_size,
@@ -150,10 +151,11 @@ def render_compose(settings, digests, templates_dir=TEMPLATES_DIR):
             f"template {templates_dir / 'compose.yaml.j2'} rendered invalid YAML for "
             f"{settings.host}: {error}",
         ) from error
-    if not isinstance(parsed, dict) or SERVICE not in (parsed.get("services") or {}):
+    wanted = [instance.service for instance in settings.instances]
+    if not isinstance(parsed, dict) or sorted(parsed.get("services") or {}) != sorted(wanted):
         raise DeployError(
-            f"template {templates_dir / 'compose.yaml.j2'} rendered no services.{SERVICE} "
-            f"for {settings.host}",
+            f"template {templates_dir / 'compose.yaml.j2'} did not render the services "
+            f"{', '.join(wanted)} for {settings.host}",
         )
     return text
 

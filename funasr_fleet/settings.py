@@ -144,6 +144,21 @@ def _gpus(value):
                      "indexes or UUIDs as strings, e.g. ['0', '1']")
 
 
+def _port_map(value):
+    if not isinstance(value, dict):
+        raise ValueError("must be a dict {service port: port the control node probes}, e.g. {10095: 32772}")
+    ports = {}
+    for key, port in value.items():
+        try:
+            key, port = int(key), int(port)
+        except (TypeError, ValueError):
+            raise ValueError(f"entry {key!r}: {port!r} is not a port number pair") from None
+        if not (1 <= key <= 65535 and 1 <= port <= 65535):
+            raise ValueError(f"entry {key}: {port} has a port outside 1-65535")
+        ports[key] = port
+    return ports
+
+
 def _layers_passthrough(value):
     return value
 
@@ -165,6 +180,7 @@ KNOBS = {
     "nvidia_repo_key_fingerprint": _text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"),
     "nvidia_toolkit_version": _text(r"[0-9A-Za-z.:~+_-]*", "a Debian package version or ''"),
     "funasr_gpus": _gpus,
+    "funasr_instance_per_gpu": _boolean,
     # FunASR image
     "funasr_profile": _choice(*catalog.PROFILES),
     "funasr_version": _version,
@@ -199,12 +215,31 @@ KNOBS = {
     "funasr_hotwords": _layers_passthrough,
     # Health gate
     "funasr_probe_address": _text(r"\S*", "a host name or address, or '' for the SSH host"),
-    "funasr_probe_port": _integer(0, 65535),
+    "funasr_probe_ports": _port_map,
     "funasr_probe_timeout": _number(1, 600),
     "funasr_start_timeout": _number(1, 3600),
 }
 
 LAYERED = ("funasr_models", "funasr_hotwords")
+
+
+SERVICE = "funasr"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One FunASR server container of a host.
+
+    + service: compose service name (``funasr``, or ``funasr-gpu<id>`` per GPU)
+    + port: host port it is published on
+    + gpus: what it reserves: ``"all"``, a count, a tuple of GPU ids, or None (CPU)
+    + probe_url: where the control node probes it
+    """
+
+    service: str
+    port: int
+    gpus: object
+    probe_url: str
 
 
 @dataclass(frozen=True)
@@ -228,6 +263,7 @@ class Settings:
     nvidia_repo_key_fingerprint: str
     nvidia_toolkit_version: str
     funasr_gpus: object
+    funasr_instance_per_gpu: bool
     funasr_profile: str
     funasr_version: str
     funasr_allow_unlisted_tag: bool
@@ -258,7 +294,7 @@ class Settings:
     funasr_models_endpoint: str
     funasr_hotwords: dict
     funasr_probe_address: str
-    funasr_probe_port: int
+    funasr_probe_ports: dict
     funasr_probe_timeout: float
     funasr_start_timeout: float
     ssh_hostname: str
@@ -278,11 +314,28 @@ class Settings:
         return f"{registry}{self.funasr_image_repository}:{self.image_tag}"
 
     @property
-    def probe_url(self):
+    def instances(self):
+        """The server instances of this host: one, or one per GPU (`Instance` items)."""
+        if not self.funasr_instance_per_gpu:
+            gpus = self.funasr_gpus if self.profile.gpu else None
+            return (self._instance(SERVICE, self.funasr_port, gpus),)
+        ids = (self.funasr_gpus if isinstance(self.funasr_gpus, tuple)
+               else tuple(str(index) for index in range(self.funasr_gpus)))
+        names = [f"{SERVICE}-gpu{gpu}" if gpu.isdigit() else f"{SERVICE}-{gpu.lower()}" for gpu in ids]
+        return tuple(self._instance(name, self.funasr_port + offset, (gpu,))
+                     for offset, (name, gpu) in enumerate(zip(names, ids)))
+
+    def _instance(self, service, port, gpus):
         scheme = "wss" if self.funasr_tls != "off" else "ws"
         address = self.funasr_probe_address or self.ssh_hostname
-        port = self.funasr_probe_port or self.funasr_port
-        return f"{scheme}://{address}:{port}"
+        probe_port = self.funasr_probe_ports.get(port, port)
+        return Instance(service=service, port=port, gpus=gpus,
+                        probe_url=f"{scheme}://{address}:{probe_port}")
+
+    @property
+    def probe_url(self):
+        """The first instance's probe URL."""
+        return self.instances[0].probe_url
 
     @property
     def registry_password(self):
@@ -426,6 +479,19 @@ def _derive(host, layers, values):
             and not (values["funasr_tls_cert"] and values["funasr_tls_key"]):
         problem("funasr_tls", "is 'files' but funasr_tls_cert or funasr_tls_key is empty; set both "
                 "to the certificate and key files on the control node, or set funasr_tls = 'off'")
+    if profile and valid("funasr_instance_per_gpu", "funasr_gpus") and values["funasr_instance_per_gpu"]:
+        if not profile.gpu:
+            problem("funasr_instance_per_gpu", f"is True but profile {profile.name!r} uses no GPU; "
+                    "set it only for GPU profiles (offline-gpu)")
+        elif values["funasr_gpus"] == "all":
+            problem("funasr_gpus", "is 'all' with funasr_instance_per_gpu = True; set a count "
+                    "(e.g. 2) or a list of GPU ids (e.g. ['0', '1']) so each instance's port is "
+                    "known before the host is asked")
+        elif valid("funasr_port"):
+            count = values["funasr_gpus"] if isinstance(values["funasr_gpus"], int) else len(values["funasr_gpus"])
+            if values["funasr_port"] + count - 1 > 65535:
+                problem("funasr_port", f"instances use ports {values['funasr_port']}-"
+                        f"{values['funasr_port'] + count - 1}, beyond 65535; lower funasr_port")
     env_name = values.get("funasr_registry_password_env")
     if env_name and not os.environ.get(env_name):
         problem("funasr_registry_password_env",

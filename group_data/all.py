@@ -39,6 +39,10 @@ nvidia_toolkit_version = ""
 # GPUs the service reserves: "all", a count (e.g. 1), or a list of GPU indexes or UUIDs
 # (e.g. ["0"]); each must exist on the host (nvidia-smi).
 funasr_gpus = "all"
+# Run one server per GPU instead of one for all: each reserves its GPU and listens on its
+# own port (funasr_port, funasr_port + 1, ...); each is probed. Needs funasr_gpus as a
+# count or list.
+funasr_instance_per_gpu = False
 
 # ---------------------------------------------------------------- FunASR image
 # Service profile: "2pass" (realtime + final pass, online CPU image), "offline"
@@ -140,9 +144,10 @@ funasr_models_endpoint = "https://www.modelscope.cn"
 funasr_hotwords = {}
 
 # ---------------------------------------------------------------- Health gate
-# Where the control node reaches the service for the probe ("" / 0 = SSH host and funasr_port).
+# Where the control node reaches the service for the probe: the address ("" = the SSH
+# host) and, where ports are forwarded (NAT, the lab), {service port: port to probe}.
 funasr_probe_address = ""
-funasr_probe_port = 0
+funasr_probe_ports = {}
 # Seconds one probe may wait for the final result after end of input.
 funasr_probe_timeout = 30
 # Seconds a (re)started server may take to load models and pass the probe.

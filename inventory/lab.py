@@ -24,7 +24,7 @@ def _host(entry):
         "ssh_key": _state["ssh_key"],
         "ssh_known_hosts_file": _state["known_hosts"],
         "ssh_strict_host_key_checking": "accept-new",
-        "funasr_probe_port": entry["service_ports"]["10095"],
+        "funasr_probe_ports": {int(port): mapped for port, mapped in entry["service_ports"].items()},
         "funasr_image_cache_dir": str(lab_dir() / "images"),
         "funasr_models_cache_dir": str(lab_dir() / "models"),
         "funasr_models_endpoint": _state["hub"]["url"],

@@ -5,7 +5,7 @@ The lab has no GPU and cannot reach NVIDIA's apt repo, so a lab host in the ``gp
 gets stand-ins for exactly what the deploy talks to, each saying what it is:
 
 - ``/usr/local/bin/nvidia-smi``: answers the ``--query-gpu`` CSV query the NvidiaGpus
-  fact asks, for one simulated GPU;
+  fact asks, for two simulated GPUs;
 - a signed apt repository in NVIDIA's layout at ``/srv/nvidia-repo-standin`` inside the
   host (``gpgkey``, ``stable/deb/<arch>/`` with ``InRelease``), reached through apt's and
   curl's ``file://`` transport, signed by a key made for this lab; its four packages
@@ -28,14 +28,15 @@ from .engine import LabError, docker
 REPO_IN_HOST = "/srv/nvidia-repo-standin"
 REPO_URL = f"file://{REPO_IN_HOST}"
 TOOLKIT_VERSION = "1.17.8-1"
-GPU = ("0", "funasr-fleet lab SIMULATED GPU", "GPU-5a1ab000-0000-4000-8000-000000000000",
-       "24576", "550.00-simulated")
+GPUS = [(str(index), "funasr-fleet lab SIMULATED GPU", f"GPU-5a1ab000-0000-4000-8000-00000000000{index}",
+         "24576", "550.00-simulated") for index in range(2)]
+QUERY_LINES = "\n".join(", ".join(gpu) for gpu in GPUS)
 
 NVIDIA_SMI = f"""#!/bin/sh
 # funasr-fleet lab: SIMULATED nvidia-smi. There is no GPU and no NVIDIA driver here.
 case "$*" in
-  *--query-gpu=index,name,uuid,memory.total,driver_version*) echo "{', '.join(GPU)}" ;;
-  *) echo "funasr-fleet lab SIMULATED nvidia-smi: 1 simulated GPU, no real driver" ;;
+  *--query-gpu=index,name,uuid,memory.total,driver_version*) printf '%s\\n' "{QUERY_LINES}" ;;
+  *) echo "funasr-fleet lab SIMULATED nvidia-smi: {len(GPUS)} simulated GPUs, no real driver" ;;
 esac
 """
 

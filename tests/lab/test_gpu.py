@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import PYINFRA, REPO
+from conftest import PYINFRA, REPO, grand_total
 
 pytestmark = pytest.mark.lab
 
@@ -111,3 +111,31 @@ def test_unlisted_gpu_tag_is_refused_without_the_allow_flag_and_accepted_with_it
     assert "not a known offline-gpu image" in refused.output and "funasr_allow_unlisted_tag" in refused.output
     assert accepted.returncode == 0, accepted.stdout[-3000:] + accepted.stderr[-3000:]
     assert f"[{gpu}] plan: offline-gpu profile, image {image}" in accepted.stdout + accepted.stderr
+
+
+def test_one_server_per_gpu_each_pinned_and_probed_then_back_to_one(lab):
+    _, gpu = cpu_and_gpu_hosts(lab)
+    lab.set_host_data({gpu: {"funasr_instance_per_gpu": True, "funasr_gpus": 2}})
+    try:
+        result = lab.deploy()
+        containers = json.loads(lab.ssh(gpu, "docker inspect $(docker ps -q --filter "
+                                             "label=com.docker.compose.project=funasr)"))
+        again = lab.deploy()
+    finally:
+        lab.set_host_data({})
+    assert result.returncode == 0, result.output[-3000:]
+    by_service = {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in containers}
+    assert sorted(by_service) == ["funasr-gpu0", "funasr-gpu1"]
+    for index, name in enumerate(("funasr-gpu0", "funasr-gpu1")):
+        container = by_service[name]
+        assert container["HostConfig"]["DeviceRequests"][0]["DeviceIDs"] == [str(index)]
+        assert container["HostConfig"]["PortBindings"]["10095/tcp"][0]["HostPort"] == str(10095 + index)
+        assert f"NVIDIA_VISIBLE_DEVICES={index}" in lab.ssh(gpu, f"docker logs {container['Name'][1:]} 2>&1")
+        port = lab.entry(gpu)["service_ports"][str(10095 + index)]
+        assert f"[{gpu}] FunASR healthy at ws://127.0.0.1:{port}" in result.output
+    assert again.returncode == 0 and grand_total(again.output)[1] == 0, again.output[-3000:]
+    back = lab.deploy()  # one server for all GPUs again; the per-GPU containers are removed
+    assert back.returncode == 0, back.output[-3000:]
+    services = lab.ssh(gpu, "docker ps --filter label=com.docker.compose.project=funasr "
+                            "--format '{{.Label \"com.docker.compose.service\"}}'").split()
+    assert services == ["funasr"]

@@ -130,9 +130,10 @@ def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path):
     assert "mv /opt/funasr/models/.funasr-fleet-staging/iic/asr /opt/funasr/models/iic/asr" in commands[2]
 
 
-def running(digest, status="running"):
-    return {"name": "funasr-funasr-1", "status": status, "image_id": "sha256:x",
-            "started_at": "", "restart_count": 0, "labels": {"io.funasr-fleet.config-sha256": digest}}
+def running(digest, status="running", service="funasr"):
+    return {"name": f"funasr-{service}-1", "status": status, "image_id": "sha256:x",
+            "started_at": "", "restart_count": 0,
+            "labels": {"io.funasr-fleet.config-sha256": digest, "com.docker.compose.service": service}}
 
 
 COMPOSE = {"project_dir": "/opt/funasr", "project": "funasr", "config_sha256": "d1",
@@ -147,7 +148,8 @@ def test_compose_up_is_silent_for_the_running_configuration():
 def test_compose_up_runs_for_changed_stopped_reimaged_or_missing_containers():
     for containers, image_id in (([running("old")], "sha256:x"),
                                  ([running("d1", status="exited")], "sha256:x"),
-                                 ([running("d1")], "sha256:reloaded-tag"), ([], "sha256:x")):
+                                 ([running("d1")], "sha256:reloaded-tag"), ([], "sha256:x"),
+                                 ([running("d1"), running("d1", service="funasr-gpu1")], "sha256:x")):
         commands, _ = run_operation(operations.compose_up,
                                     {"ComposeContainers": containers, "DockerImageId": image_id},
                                     **COMPOSE)
@@ -164,3 +166,12 @@ def test_apt_keyring_refuses_a_key_with_another_fingerprint():
                                 path="/etc/apt/keyrings/d.asc")
     assert "curl -fsSL --retry 3 -o /etc/apt/keyrings/d.asc.funasr-fleet-new https://x/gpg" in commands
     assert f"grep -qx {fingerprint}" in commands[-1] and "refusing it" in commands[-1]
+
+
+def test_compose_up_wants_one_running_container_per_instance():
+    per_gpu = dict(COMPOSE, services=("funasr-gpu0", "funasr-gpu1"))
+    both = [running("d1", service="funasr-gpu0"), running("d1", service="funasr-gpu1")]
+    facts = {"ComposeContainers": both, "DockerImageId": "sha256:x"}
+    assert run_operation(operations.compose_up, facts, **per_gpu)[0] == []
+    facts["ComposeContainers"] = both[:1]
+    assert len(run_operation(operations.compose_up, facts, **per_gpu)[0]) == 1

@@ -148,3 +148,15 @@ def test_gpu_daemon_json_owns_the_nvidia_runtime():
     daemon = json.loads(render_daemon_json(settings_for(**GPU)))
     assert daemon["runtimes"] == {"nvidia": {"path": "nvidia-container-runtime", "args": []}}
     assert "default-runtime" not in daemon  # GPUs only where compose reserves them
+
+
+def test_one_instance_per_gpu_each_pinned_to_its_gpu_on_its_own_port():
+    settings = settings_for(**GPU, funasr_gpus=["0", "GPU-5a1ab000-0000"], funasr_instance_per_gpu=True,
+                            funasr_probe_ports={10096: 40001}, funasr_probe_address="10.0.0.9")
+    services = yaml.safe_load(render_compose(settings, {"hotwords": "0" * 64}))["services"]
+    assert sorted(services) == ["funasr-gpu-5a1ab000-0000", "funasr-gpu0"]
+    first, second = services["funasr-gpu0"], services["funasr-gpu-5a1ab000-0000"]
+    assert first["ports"] == ["0.0.0.0:10095:10095"] and second["ports"] == ["0.0.0.0:10096:10095"]
+    assert first["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] == ["0"]
+    assert second["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] == ["GPU-5a1ab000-0000"]
+    assert [i.probe_url for i in settings.instances] == ["ws://10.0.0.9:10095", "ws://10.0.0.9:40001"]

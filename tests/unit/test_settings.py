@@ -157,3 +157,16 @@ def test_online_gpu_tags_of_third_party_guides_are_refused_unless_allowed():
         check_inventory(make_inventory([("g1", data)]))
     allowed = make_inventory([("g1", dict(data, funasr_allow_unlisted_tag=True))])
     assert load_settings(allowed.get_host("g1")).image.endswith(":funasr-runtime-sdk-online-gpu-0.1.12")
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"funasr_instance_per_gpu": True}, "funasr_instance_per_gpu = True .*uses no GPU"),
+    ({"funasr_instance_per_gpu": True, "funasr_profile": "offline-gpu", "funasr_version": "0.2.1"},
+     "funasr_gpus = 'all' .*set a count"),
+    ({"funasr_instance_per_gpu": True, "funasr_profile": "offline-gpu", "funasr_version": "0.2.1",
+      "funasr_gpus": 4, "funasr_port": 65534}, "funasr_port = 65534 .*beyond 65535"),
+    ({"funasr_probe_ports": {10095: 70000}}, "funasr_probe_ports = .*outside 1-65535"),
+])
+def test_instance_per_gpu_and_probe_port_checks(data, expected):
+    with pytest.raises(SettingsError, match=expected):
+        check_inventory(make_inventory([("g1", data)]))
