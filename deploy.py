@@ -2,24 +2,28 @@
 Converge a FunASR fleet: Docker Engine, the FunASR service, then a health gate.
 
     pyinfra -y inventory/prod.py deploy.py                              # converge
-    pyinfra -y inventory/prod.py deploy.py --data funasr_version=0.1.13 # new image version
+    pyinfra -y inventory/prod.py deploy.py --data funasr_version=0.1.13 # staged upgrade
 
 Every host's data is validated first (funasr_fleet/settings.py): one bad value on
-one host stops the run before any host is changed. Knobs: group_data/all.py.
+one host stops the run before any host is changed. Then models and images are staged on
+every host, and the servers are changed in waves (canary first), each wave gated by a real
+probe; a failed gate rolls its host back and no further wave starts. Knobs: group_data/all.py.
 """
 
 from pyinfra import host, inventory
 
-from funasr_fleet.deploys import (announce_plan, funasr_service, gpus_ready, health_gate,
+from funasr_fleet.deploys import (announce_plan, funasr_release, funasr_service, gpus_ready,
                                   install_docker)
 from funasr_fleet.images import prepare_tarball
 from funasr_fleet.hub import fetch_models
 from funasr_fleet.settings import check_inventory, load_settings
+from funasr_fleet.waves import inventory_plan
 
 check_inventory(inventory)
 settings = load_settings(host)
+plan = inventory_plan(inventory, settings)
 # GPU profiles: a working driver and the GPUs funasr_gpus names, checked before any change.
-announce_plan(settings, gpus_ready(settings))
+announce_plan(settings, gpus_ready(settings), plan)
 
 # Control-node inputs, prepared once and checked before any host is touched.
 delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
@@ -28,5 +32,6 @@ cached_models = fetch_models(settings.funasr_models_endpoint, list(settings.funa
                              settings.funasr_models_cache_dir)
 
 install_docker(settings)
+# Staged on every host first (models, image), then applied wave by wave, each gated.
 funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password)
-health_gate(settings)
+funasr_release(settings, cached_models, plan)

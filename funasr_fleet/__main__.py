@@ -4,6 +4,7 @@ funasr-fleet's commands besides the deploy itself (which is plain pyinfra).
     python -m funasr_fleet probe ws[s]://HOST:PORT [--json]
     python -m funasr_fleet status INVENTORY [--json]
     python -m funasr_fleet models fetch [INVENTORY]
+    python -m funasr_fleet xiaozhi-config INVENTORY [--host NAME]
 """
 
 import sys
@@ -12,11 +13,12 @@ COMMANDS = {
     "probe": ("funasr_fleet.probe", "probe one server with real speech"),
     "status": ("funasr_fleet.fleet", "probe every host of an inventory, print a table"),
     "models": ("funasr_fleet.hub", "fetch every model a fleet uses into the control-node cache"),
+    "xiaozhi-config": ("funasr_fleet.xiaozhi", "print xiaozhi-esp32-server's ASR section for a host"),
 }
 
 
 def usage():
-    lines = [f"  {name:8} {summary}" for name, (_, summary) in COMMANDS.items()]
+    lines = [f"  {name:15} {summary}" for name, (_, summary) in COMMANDS.items()]
     return "usage: python -m funasr_fleet COMMAND ...\n\ncommands:\n" + "\n".join(lines)
 
 

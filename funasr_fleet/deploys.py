@@ -1,5 +1,6 @@
 """
-The named deploys deploy.py is made of: install_docker, funasr_service, health_gate.
+The named deploys deploy.py is made of: install_docker, funasr_service (staging),
+funasr_release (waves, health gates, rollback).
 
 Each takes the host's validated `Settings` (and what the control node prepared for
 it) and calls operations; none reads host data itself.
@@ -13,6 +14,7 @@ from . import operations
 from .digest import sha256_file, sha256_text
 from .errors import SettingsError
 from .facts import NvidiaGpus
+from .waves import wave_of
 from .probe import TlsPolicy, certificate_sha256
 from .render import render_compose, render_daemon_json, render_hotwords
 
@@ -99,10 +101,11 @@ def gpus_ready(settings):
     return present
 
 
-def announce_plan(settings, gpus):
-    """Log, per host, what it gets: profile, image, GPUs (visible in ``--dry`` too)."""
+def announce_plan(settings, gpus, plan):
+    """Log, per host, what it gets: profile, image, GPUs, wave (visible in ``--dry`` too)."""
     on_gpus = f", GPUs {settings.funasr_gpus} of {len(gpus)}" if settings.profile.gpu else ""
-    host.log(f"plan: {settings.funasr_profile} profile, image {settings.image}{on_gpus}")
+    host.log(f"plan: {settings.funasr_profile} profile, image {settings.image}{on_gpus}, "
+             f"wave {wave_of(plan, settings.host) + 1} of {len(plan)}")
 
 
 def nvidia_toolkit(settings):
@@ -174,10 +177,30 @@ def compose_with_digest(settings, digests):
     return render_compose(settings, {**digests, "config": config_sha256}), config_sha256
 
 
+def release_files(settings, cached_models):
+    """The files of a host's release and the config digest its containers will carry.
+
+    Returns ``(files, config_sha256)``; ``files`` are ``(path, content, mode)`` for
+    hotwords.txt, TLS files and compose.yaml (last).
+    """
+    base = settings.funasr_dir
+    hotwords_text, digests = service_inputs(settings)
+    digests["models"] = sha256_text("".join(sorted(m.manifest_sha256 for m in cached_models)))
+    compose_text, config_sha256 = compose_with_digest(settings, digests)
+    files = [(f"{base}/hotwords.txt", hotwords_text, "644")]
+    if settings.funasr_tls == "files":
+        files += [(f"{base}/ssl/server.crt", _read(settings.funasr_tls_cert), "644"),
+                  (f"{base}/ssl/server.key", _read(settings.funasr_tls_key), "600")]
+    files.append((f"{base}/compose.yaml", compose_text, "644"))
+    return files, config_sha256
+
+
 @deploy("FunASR service")
 def funasr_service(settings, delivery, cached_models, registry_password=""):
     """
-    The service directory, models, image and the running container.
+    Stage what a release needs on the host, without touching the running server: the
+    service directories, the models and the image (pulled or loaded before any wave, so
+    a server's outage never includes a transfer).
 
     + settings: the host's `Settings`
     + delivery: an `funasr_fleet.images.ImageTarball` (tarball delivery) or None (pull)
@@ -185,18 +208,8 @@ def funasr_service(settings, delivery, cached_models, registry_password=""):
     + registry_password: registry password for pull (kept hidden)
     """
     base = settings.funasr_dir
-    hotwords_text, digests = service_inputs(settings)
-    digests["models"] = sha256_text("".join(sorted(m.manifest_sha256 for m in cached_models)))
-    compose_text, config_sha256 = compose_with_digest(settings, digests)
-    directories = [(base, "755"), (f"{base}/models", "755"), (f"{base}/ssl", "700")]
-    files = [(f"{base}/hotwords.txt", hotwords_text, "644")]
-    if settings.funasr_tls == "files":
-        files += [(f"{base}/ssl/server.crt", _read(settings.funasr_tls_cert), "644"),
-                  (f"{base}/ssl/server.key", _read(settings.funasr_tls_key), "600")]
-    files.append((f"{base}/compose.yaml", compose_text, "644"))
-    # Models and image first, configuration last: a host that fails before its new
-    # compose.yaml lands keeps the configuration that matches what it runs.
-    operations.managed_paths(name="FunASR service directories", directories=directories)
+    operations.managed_paths(name="FunASR service directories",
+                             directories=[(base, "755"), (f"{base}/models", "755"), (f"{base}/ssl", "700")])
     operations.models_seeded(name="FunASR models seeded", models_dir=f"{base}/models",
                              cached_models=cached_models)
     if delivery is None:
@@ -205,11 +218,6 @@ def funasr_service(settings, delivery, cached_models, registry_password=""):
                                 password=HiddenValue(registry_password))
     else:
         operations.image_loaded(name=f"FunASR image {settings.image} (tarball)", tarball=delivery)
-    operations.managed_paths(name="FunASR configuration files", files=files)
-    operations.compose_up(name="FunASR server running this configuration", project_dir=base,
-                          project=settings.funasr_project, config_sha256=config_sha256,
-                          image=settings.image,
-                          services=[instance.service for instance in settings.instances])
 
 
 def tls_policy(settings):
@@ -219,22 +227,70 @@ def tls_policy(settings):
     return TlsPolicy()
 
 
-@deploy("Health gate")
-def health_gate(settings):
-    """Probe every server instance with real speech from the control node; fail the host
-    if one is unhealthy."""
-    operations.service_healthy(
-        name="FunASR answers a real utterance",
-        urls=[instance.probe_url for instance in settings.instances],
-        mode=settings.profile.probe_mode,
-        tls=tls_policy(settings),
-        start_timeout=settings.funasr_start_timeout,
-        probe_timeout=settings.funasr_probe_timeout,
-        project_dir=settings.funasr_dir,
-        project=settings.funasr_project,
-    )
+def gate_for(settings):
+    """The `operations.Gate` a host's release must pass."""
+    return operations.Gate(urls=tuple(instance.probe_url for instance in settings.instances),
+                           mode=settings.profile.probe_mode, tls=tls_policy(settings),
+                           start_timeout=settings.funasr_start_timeout,
+                           probe_timeout=settings.funasr_probe_timeout)
+
+
+@deploy("FunASR release")
+def funasr_release(settings, cached_models, plan):
+    """
+    Apply the host's release in its wave: write the configuration (keeping the previous
+    release's files), recreate the containers, then the health gate (record or roll back).
+
+    + settings: the host's `Settings`
+    + cached_models: the host's `CachedModel` items (their digests are in the config)
+    + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
+
+    Every host carries every wave's operations, so each wave's gate runs before the
+    next wave's changes on any host; a host changes only in its own wave, and only while
+    no host has failed (a failed gate rolls its host back and stops the rollout).
+    """
+    files, config_sha256 = release_files(settings, cached_models)
+    release = {"version": settings.funasr_version, "image": settings.image,
+               "config_sha256": config_sha256}
+    mine, state, base = wave_of(plan, settings.host), host.state, settings.funasr_dir
+    for wave in host.loop(range(len(plan))):
+        label = f"Wave {wave + 1}/{len(plan)}"
+
+        def in_wave(wave=wave):
+            return wave == mine
+
+        def go(wave=wave):  # changes: this host's wave, and nothing failed so far
+            return wave == mine and not state.failed_hosts
+
+        operations.managed_paths(name=f"{label}: FunASR configuration files (previous kept)",
+                                 files=files, backup_dir=f"{base}/previous", _if=go)
+        operations.compose_up(name=f"{label}: FunASR server running this configuration",
+                              project_dir=base, project=settings.funasr_project,
+                              config_sha256=config_sha256, image=settings.image,
+                              services=[instance.service for instance in settings.instances], _if=go)
+        operations.release_healthy(name=f"{label}: health gate (real utterance)",
+                                   gate=gate_for(settings), release=release, directory=base,
+                                   project=settings.funasr_project, _if=in_wave)
 
 
 def _read(path):
     with open(path, "rb") as handle:
         return handle.read()
+
+
+@deploy("FunASR rollback")
+def funasr_rollback(settings, plan):
+    """
+    Roll the host back to its previous release in its wave, gated like a release.
+
+    + settings: the host's `Settings`
+    + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
+    """
+    mine, state = wave_of(plan, settings.host), host.state
+    for wave in host.loop(range(len(plan))):
+        def go(wave=wave):
+            return wave == mine and not state.failed_hosts
+
+        operations.release_rolled_back(name=f"Wave {wave + 1}/{len(plan)}: previous release back",
+                                       gate=gate_for(settings), directory=settings.funasr_dir,
+                                       project=settings.funasr_project, _if=go)

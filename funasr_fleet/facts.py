@@ -164,6 +164,33 @@ class ComposeContainers(FactBase):
         return []
 
 
+class ComposeProject(ComposeContainers):
+    """
+    A compose project's containers and the image ID its image reference names now, in
+    one command: ``{"containers": [...as ComposeContainers...], "image_id": "sha256:..." or None}``.
+
+    .. code:: python
+
+        host.get_fact(ComposeProject, project="funasr", image="funasr_repo/funasr:TAG")
+    """
+
+    def requires_command(self, project, image):
+        return "docker"
+
+    def command(self, project, image):
+        return (f"{super().command(project)}; echo \"image-id=$(docker image inspect --format "
+                f"'{{{{.Id}}}}' {shlex.quote(image)} 2>/dev/null)\"")
+
+    def process(self, output):
+        image_id = next((line.partition("=")[2].strip() for line in output
+                         if line.startswith("image-id=")), "")
+        containers = super().process([line for line in output if not line.startswith("image-id=")])
+        return {"containers": containers, "image_id": image_id or MISSING}
+
+    def default(self):
+        return {"containers": [], "image_id": MISSING}
+
+
 class KeyringFingerprints(FactBase):
     """
     Fingerprints of the OpenPGP keys in a keyring file (armored or binary); [] if absent.
@@ -264,3 +291,29 @@ class NvidiaGpus(FactBase):
 
     def default(self):
         return {"ok": False, "error": "nvidia-smi gave no output", "gpus": []}
+
+
+class ReleaseRecord(FactBase):
+    """
+    The host's release record (``<funasr_dir>/release.json``), or {} when it has none.
+
+    ``{"current": {"version", "image", "image_id", "config_sha256", "started_at",
+    "healthy_at"}, "previous": {...} or None}``
+
+    .. code:: python
+
+        host.get_fact(ReleaseRecord, path="/opt/funasr/release.json")
+    """
+
+    def command(self, path):
+        return f"cat {shlex.quote(path)} 2>/dev/null || true"
+
+    def process(self, output):
+        try:
+            record = json.loads("\n".join(output))
+        except ValueError:
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def default(self):
+        return {}

@@ -6,7 +6,10 @@ Each reads the host with one fact and yields commands only for what differs, so 
 converged host costs one remote command per operation.
 """
 
+import datetime
+import json
 import shutil
+from dataclasses import dataclass
 from io import BytesIO
 
 from pyinfra import host
@@ -17,11 +20,13 @@ from pyinfra.connectors.util import make_unix_command_for_host
 from .digest import sha256_bytes
 from .facts import (
     ComposeContainers,
+    ComposeProject,
     DebPackageVersions,
     DockerImageId,
     KeyringFingerprints,
     ModelManifests,
     PathStates,
+    ReleaseRecord,
     SystemdUnitState,
 )
 from .models import MANIFEST, transfer_tree
@@ -64,12 +69,15 @@ def packages_installed(packages, versions=None):
 
 
 @operation()
-def managed_paths(directories=(), files=()):
+def managed_paths(directories=(), files=(), backup_dir=None):
     """
     Make directories and file contents, modes and owners exactly as given (owner root).
 
     + directories: ``(path, mode)`` pairs, created with parents
     + files: ``(path, content, mode)`` triples; content is ``str`` or ``bytes``
+    + backup_dir: when a file's content is about to change, the current versions of all
+      ``files`` that exist are first copied here (the copy replaces the old backup by
+      rename), e.g. to keep the previous release
 
     One fact reads every path; only files whose sha256 or mode differ are uploaded
     (to a temporary name, then renamed into place, so readers never see half a file).
@@ -93,10 +101,15 @@ def managed_paths(directories=(), files=()):
         if state is None or state["mode"] != mode or (state["owner"], state["group"]) != ("root", "root"):
             yield StringCommand("chmod", mode, QuoteString(path), "&&",
                                 "chown", "root:root", QuoteString(path))
+    changing = [path for path, content, _ in files if (states.get(path) or {}).get("sha256")
+                != sha256_bytes(content.encode("utf-8") if isinstance(content, str) else content)]
+    existing = [path for path, _, _ in files if path in states]
+    if backup_dir and changing and existing:
+        yield _backed_up(existing, backup_dir)
     for path, content, mode in files:
         data = content.encode("utf-8") if isinstance(content, str) else content
         state = states.get(path)
-        if state is None or state["sha256"] != sha256_bytes(data):
+        if path in changing:
             temporary = f"{path}.funasr-fleet-new"
             yield FileUploadCommand(BytesIO(data), temporary)
             yield StringCommand("chmod", mode, QuoteString(temporary), "&&", "chown", "root:root",
@@ -105,6 +118,21 @@ def managed_paths(directories=(), files=()):
         elif state["mode"] != mode or (state["owner"], state["group"]) != ("root", "root"):
             yield StringCommand("chmod", mode, QuoteString(path), "&&",
                                 "chown", "root:root", QuoteString(path))
+
+
+def _backed_up(paths, backup_dir):
+    """Copy ``paths`` (absolute, keeping modes) under a fresh ``backup_dir``, swapped in by
+    rename; `_restored` puts them back."""
+    staging = QuoteString(f"{backup_dir}.new")
+    return StringCommand("rm", "-rf", staging, "&&", "mkdir", "-m", "700", staging, "&&",
+                         "cp", "-p", "--parents", *map(QuoteString, paths), staging, "&&",
+                         "rm", "-rf", QuoteString(backup_dir), "&&", "mv", staging, QuoteString(backup_dir))
+
+
+def _restored(backup_dir):
+    """Command putting the files a `managed_paths` backup holds back where they were."""
+    return StringCommand("cd", QuoteString(backup_dir), "&&", "find", ".", "-type", "f", "-exec",
+                         "cp", "-p", "--parents", "-t", "/", "{}", "+")
 
 
 @operation()
@@ -166,7 +194,8 @@ def image_loaded(tarball):
     + tarball: an `funasr_fleet.images.ImageTarball` made on the control node
 
     The reference is compared by image ID, not name, so a retagged image is loaded
-    again. Over SSH the tarball is streamed (no copy on the host's disk); other
+    again; an image ID the host already has under another name is only tagged (no
+    transfer). Over SSH the tarball is streamed (no copy on the host's disk); other
     connectors upload it to a temporary file first.
 
     **Example:**
@@ -177,7 +206,9 @@ def image_loaded(tarball):
     """
     if host.get_fact(DockerImageId, image=tarball.image) == tarball.image_id:
         return
-    yield FunctionCommand(_stream_docker_load, (tarball,), {})
+    if host.get_fact(DockerImageId, image=tarball.image_id) != tarball.image_id:
+        yield FunctionCommand(_stream_docker_load, (tarball,), {})
+    yield StringCommand("docker", "tag", tarball.image_id, QuoteString(tarball.image))
 
 
 def _stream_docker_load(state, host, tarball):
@@ -198,8 +229,8 @@ def _stream_docker_load(state, host, tarball):
         loaded = stdout.channel.recv_exit_status() == 0
         if not loaded:
             host.log(f"docker load failed: {stderr.read().decode(errors='replace').strip()}")
-    if loaded and host.get_fact(DockerImageId, image=tarball.image) != tarball.image_id:
-        host.log(f"docker load did not give {tarball.image} the ID {tarball.image_id}")
+    if loaded and host.get_fact(DockerImageId, image=tarball.image_id) != tarball.image_id:
+        host.log(f"docker load of {tarball.path.name} did not give image ID {tarball.image_id}")
         return False
     return loaded
 
@@ -317,66 +348,193 @@ def compose_up(project_dir, project, config_sha256, image, services=("funasr",))
         compose_up(project_dir="/opt/funasr", project="funasr", config_sha256=digest,
                    image="funasr_repo/funasr:funasr-runtime-sdk-online-cpu-0.1.13")
     """
-    containers = host.get_fact(ComposeContainers, project=project)
+    project_state = host.get_fact(ComposeProject, project=project, image=image)
+    containers = project_state["containers"]
     running = sorted(container["labels"].get("com.docker.compose.service", "")
                      for container in containers
                      if container["status"] == "running"
-                     and container["labels"].get("io.funasr-fleet.config-sha256") == config_sha256)
+                     and container["labels"].get("io.funasr-fleet.config-sha256") == config_sha256
+                     and container["image_id"] == project_state["image_id"])
     if running == sorted(services) and len(containers) == len(services):
-        image_id = host.get_fact(DockerImageId, image=image)
-        if all(container["image_id"] == image_id for container in containers):
-            return
+        return
     yield StringCommand("docker", "compose", "--project-directory", QuoteString(project_dir),
                         "--project-name", QuoteString(project), "-f",
                         QuoteString(f"{project_dir}/compose.yaml"), "up", "-d", "--remove-orphans")
 
 
 @operation()
-def service_healthy(urls, mode, tls, start_timeout, probe_timeout, project_dir, project):
+def release_healthy(gate, release, directory, project):
     """
-    Probe each server instance from the control node until it answers, or fail the host.
+    Probe each server instance until it answers; record a healthy release, roll back a sick one.
 
-    + urls: ``ws://`` or ``wss://`` address of each instance as the control node reaches it
-    + mode: probe mode of the profile (``2pass`` or ``offline``)
-    + tls: a `funasr_fleet.probe.TlsPolicy`
-    + start_timeout: seconds a server may take to load models and pass a probe
-    + probe_timeout: seconds one probe waits for the final result
-    + project_dir, project: where the compose project is, for the log tail on failure
+    + gate: a `Gate` (instance URLs, probe mode, TLS policy, timeouts)
+    + release: ``{"version", "image", "config_sha256"}`` of the configuration just applied
+    + directory, project: the service directory and compose project on the host
 
-    The probe is the real protocol (handshake, speech, final result), not a port check.
-    Healthy instances yield no command, so a converged host reports no change; an
-    unhealthy one fails the host with the probe's reason and the tail of the server log.
-    Probes run in the execution phase only.
+    Healthy, and the containers run ``release``: the release record
+    (``<directory>/release.json``) gets it as current (the former current becomes
+    previous) unless it already has it, so a converged host reports no change.
+    Unhealthy after a change: the files kept in ``previous/`` are restored, compose brings
+    the previous release back, it is probed, and the host fails with a message naming
+    the version, the probe's error and what was rolled back; the deploy then starts no
+    further wave. Unhealthy otherwise: the host fails with the probe's reason and the
+    server log tail. Runs in the execution phase only.
 
     **Example:**
 
     .. code:: python
 
-        service_healthy(urls=["ws://10.0.0.5:10095"], mode="2pass", tls=TlsPolicy(),
-                        start_timeout=300, probe_timeout=30,
-                        project_dir="/opt/funasr", project="funasr")
+        release_healthy(gate=gate, release={"version": "0.1.13", "image": image,
+                        "config_sha256": digest}, directory="/opt/funasr", project="funasr")
     """
     if not host.state.is_executing:
         return
     failures = []
-    for url in urls:
-        result = wait_until_healthy(url, mode=mode, tls=tls, start_timeout=start_timeout,
-                                    probe_timeout=probe_timeout)
+    for url, result in zip(gate.urls, _gate_results(gate)):
         if result.ok:
             host.log(f"FunASR healthy at {url}: final result in {result.latency_s:.2f}s")
         else:
             failures.append((url, result))
-    if failures:
-        yield FunctionCommand(_report_unhealthy, (failures, project_dir, project), {})
+    current = host.get_fact(ReleaseRecord, path=f"{directory}/release.json").get("current") or {}
+    if current.get("config_sha256") == release["config_sha256"]:
+        if failures:
+            yield FunctionCommand(_report_unhealthy, (failures, directory, project), {})
+        return
+    containers = host.get_fact(ComposeContainers, project=project)
+    runs_release = bool(containers) and all(
+        container["labels"].get("io.funasr-fleet.config-sha256") == release["config_sha256"]
+        for container in containers)
+    if not failures and runs_release:
+        entry = {**release, "image_id": containers[0]["image_id"],
+                 "started_at": max(container["started_at"] for container in containers),
+                 "healthy_at": _now()}
+        yield _json_written(f"{directory}/release.json", {"current": entry, "previous": current or None})
+    elif failures and runs_release and current:
+        yield FunctionCommand(_rolled_back, (gate, release, current, failures, directory, project), {})
+    elif failures:
+        yield FunctionCommand(_report_unhealthy, (failures, directory, project), {})
 
 
-def _report_unhealthy(state, host, failures, project_dir, project):
+@operation()
+def release_rolled_back(gate, directory, project):
+    """
+    Put the host back on the previous release its release record names, then probe it.
+
+    + gate: a `Gate` (instance URLs, probe mode, TLS policy, timeouts)
+    + directory, project: the service directory and compose project on the host
+
+    The current release's files are set aside, the ones kept in ``previous/`` restored,
+    compose brings the previous release up and it is probed. Healthy: the record swaps
+    current and previous (so does ``previous/``). Unhealthy: the current release is put
+    back and the host fails. A host without a previous release is left alone.
+
+    **Example:**
+
+    .. code:: python
+
+        release_rolled_back(gate=gate, directory="/opt/funasr", project="funasr")
+    """
+    record = host.get_fact(ReleaseRecord, path=f"{directory}/release.json")
+    if not record.get("previous"):
+        host.log("no previous release recorded: nothing to roll back")
+        return
+    yield FunctionCommand(_rolled_back_to_previous, (gate, record, directory, project), {})
+
+
+def _rolled_back_to_previous(state, host, gate, record, directory, project):
+    """FunctionCommand body of `release_rolled_back`."""
+    current, previous = record["current"], record["previous"]
+    kept, aside = f"{directory}/previous", f"{directory}/rollback-aside"
+    set_aside = StringCommand(
+        "rm", "-rf", QuoteString(aside), "&&", "mkdir", "-m", "700", QuoteString(aside), "&&",
+        "cd", QuoteString(kept), "&&", "find", ".", "-type", "f", "-printf", "'/%P\\0'", "|",
+        "xargs", "-0", "cp", "-p", "--parents", "-t", QuoteString(aside))
+    done, error = _brought_back(host, kept, directory, project, before=(set_aside, "&&"))
+    if not done:
+        host.log_styled(f"rollback to {previous['version']} failed before the restart: {error}", fg="red")
+        return False
+    results = _gate_results(gate)
+    if not all(result.ok for result in results):
+        _brought_back(host, aside, directory, project)
+        bad = next(result for result in results if not result.ok)
+        host.log_styled(f"rollback to {previous['version']} failed its health probe ({bad.stage}: "
+                        f"{bad.error}); {current['version']} was put back", fg="red")
+        return False
+    entry = {**previous, "healthy_at": _now()}
+    swapped, output = host.run_shell_command(StringCommand(
+        "rm", "-rf", QuoteString(kept), "&&", "mv", QuoteString(aside), QuoteString(kept), "&&",
+        _json_written(f"{directory}/release.json", {"current": entry, "previous": current})))
+    host.log(f"rolled back: {current['version']} -> {previous['version']} ({previous['image']}), healthy")
+    return swapped
+
+
+@dataclass(frozen=True)
+class Gate:
+    """How a release is probed: instance URLs, probe mode, TLS policy and timeouts (s)."""
+
+    urls: tuple
+    mode: str
+    tls: object
+    start_timeout: float
+    probe_timeout: float
+
+
+def _gate_results(gate):
+    """Probe every instance of ``gate``, each waiting up to its start timeout; the results."""
+    return [wait_until_healthy(url, mode=gate.mode, tls=gate.tls, start_timeout=gate.start_timeout,
+                               probe_timeout=gate.probe_timeout) for url in gate.urls]
+
+
+def _brought_back(host, backup_dir, directory, project, before=()):
+    """Restore the files of a `managed_paths` backup and bring compose up (``before``: command
+    parts run first); returns ``(ok, stderr tail)``."""
+    done, output = host.run_shell_command(StringCommand(
+        *before, _restored(backup_dir), "&&", _compose(directory, project, "up", "-d", "--remove-orphans")))
+    return done, " ".join(output.stderr_lines)[-300:]
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _json_written(path, data):
+    text = json.dumps(data, indent=2, sort_keys=True)
+    return StringCommand("printf", "'%s\\n'", QuoteString(text), ">", QuoteString(f"{path}.tmp"),
+                         "&&", "mv", QuoteString(f"{path}.tmp"), QuoteString(path))
+
+
+def _compose(directory, project, *args):
+    return StringCommand("docker", "compose", "--project-directory", QuoteString(directory),
+                         "--project-name", QuoteString(project), *args)
+
+
+def _rolled_back(state, host, gate, release, previous, failures, directory, project):
+    """FunctionCommand body: restore the kept release, bring it up, probe it, fail the host."""
+    for url, result in failures:
+        host.log_styled(f"FunASR {release['version']} unhealthy at {url}: {result.stage}: "
+                        f"{result.error}", fg="red")
+    kept = f"{directory}/previous"
+    done, error = _brought_back(host, kept, directory, project, before=(
+        "[", "-f", QuoteString(f"{kept}{directory}/compose.yaml"), "]", "&&"))
+    if not done:
+        host.log_styled(f"ROLLBACK FAILED: could not restore {previous['version']} from {kept}: "
+                        f"{error}", fg="red")
+        return False
+    healthy = _gate_results(gate)
+    first = failures[0][1]
+    back = ("healthy again" if all(result.ok for result in healthy)
+            else "STILL UNHEALTHY: " + "; ".join(f"{r.stage}: {r.error}" for r in healthy if not r.ok))
+    host.log_styled(f"ROLLED BACK: {release['version']} ({release['image']}) failed its health probe "
+                    f"({first.stage}: {first.error}); restored {previous['version']} "
+                    f"({previous['image']}), {back}. No further wave starts.", fg="red")
+    return False
+
+
+def _report_unhealthy(state, host, failures, directory, project):
     """FunctionCommand body: log why probes failed and the server log tail; fail the host."""
     for url, result in failures:
         host.log_styled(f"FunASR unhealthy at {url}: {result.stage}: {result.error}", fg="red")
-    _, output = host.run_shell_command(StringCommand(
-        "docker", "compose", "--project-directory", QuoteString(project_dir),
-        "--project-name", QuoteString(project), "logs", "--no-color", "--tail", "20"))
+    _, output = host.run_shell_command(_compose(directory, project, "logs", "--no-color", "--tail", "20"))
     for line in output.stdout_lines + output.stderr_lines:
         host.log(f"  server log | {line}")
     return False

@@ -144,6 +144,34 @@ def _gpus(value):
                      "indexes or UUIDs as strings, e.g. ['0', '1']")
 
 
+def _canary(value):
+    if isinstance(value, str) and value.isdigit():  # --data gives strings
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        return value
+    raise ValueError("must be 0 (no canary), a count of first hosts, or a group name")
+
+
+def _waves(value):
+    if isinstance(value, (int, str)):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError("must be a list of wave sizes, counts or percentages, e.g. [1, '25%']")
+    sizes = []
+    for size in value:
+        if isinstance(size, str) and size.isdigit():
+            size = int(size)
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
+            sizes.append(size)
+        elif isinstance(size, str) and re.fullmatch(r"([1-9][0-9]?|100)%", size):
+            sizes.append(size)
+        else:
+            raise ValueError(f"wave size {size!r} must be a count >= 1 or a percentage like '25%'")
+    return tuple(sizes)
+
+
 def _port_map(value):
     if not isinstance(value, dict):
         raise ValueError("must be a dict {service port: port the control node probes}, e.g. {10095: 32772}")
@@ -213,6 +241,9 @@ KNOBS = {
     "funasr_models_cache_dir": _local_path,
     "funasr_models_endpoint": _text(r"https?://[^\s/]+(/\S*)?", "an http(s) URL of a ModelScope hub or mirror"),
     "funasr_hotwords": _layers_passthrough,
+    # Rollout (fleet-wide: every host must agree)
+    "funasr_canary": _canary,
+    "funasr_waves": _waves,
     # Health gate
     "funasr_probe_address": _text(r"\S*", "a host name or address, or '' for the SSH host"),
     "funasr_probe_ports": _port_map,
@@ -221,6 +252,8 @@ KNOBS = {
 }
 
 LAYERED = ("funasr_models", "funasr_hotwords")
+# Knobs that describe the whole fleet, not a host: every host must have the same value.
+FLEET_WIDE = ("funasr_canary", "funasr_waves")
 
 
 SERVICE = "funasr"
@@ -293,6 +326,8 @@ class Settings:
     funasr_models_cache_dir: str
     funasr_models_endpoint: str
     funasr_hotwords: dict
+    funasr_canary: object
+    funasr_waves: tuple
     funasr_probe_address: str
     funasr_probe_ports: dict
     funasr_probe_timeout: float
@@ -400,9 +435,22 @@ def load_settings(host):
 
 def check_inventory(inventory):
     """Validate every host of ``inventory``; raise one `SettingsError` listing all problems."""
-    problems = []
+    problems, fleet = [], {}
     for host in inventory:
-        problems += _build(host)[1]
+        settings, host_problems = _build(host)
+        problems += host_problems
+        for key in FLEET_WIDE if settings else ():
+            fleet.setdefault(key, {}).setdefault(getattr(settings, key), []).append(host)
+    for key, values in fleet.items():
+        # The most common value (ties: the one group_data/all.py gives) is the fleet's;
+        # each host with another value is reported.
+        default = KNOBS[key](inventory.get_data()[key]) if key in inventory.get_data() else None
+        common = max(values, key=lambda value: (len(values[value]), value == default))
+        for host in (host for value, hosts in values.items() if value != common for host in hosts):
+            source, raw = _winning_value(data_layers(host), key)
+            problems.append(Problem(host.name, key, raw, source,
+                                    f"differs from the other hosts' {common!r}, but the rollout is "
+                                    "fleet-wide; set it once, in group_data/all.py or with --data"))
     if problems:
         raise SettingsError(_report(problems))
 

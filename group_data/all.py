@@ -143,6 +143,16 @@ funasr_models_endpoint = "https://www.modelscope.cn"
 # a phrase a lower layer added. A change restarts only the servers whose file changed.
 funasr_hotwords = {}
 
+# ---------------------------------------------------------------- Rollout
+# Hosts whose configuration or image changes are changed in waves, each gated by the
+# health probe of its hosts; after a failed wave nothing further changes and the failed
+# host is rolled back to its previous release. Fleet-wide: set these here or with --data.
+# Canary: the first N hosts (inventory order), a group name (e.g. "canary"), or 0.
+funasr_canary = 1
+# Wave sizes after the canary, like Ansible's serial: counts or percentages of the fleet,
+# the last size repeating, e.g. [1, 5, "25%"].
+funasr_waves = ["50%"]
+
 # ---------------------------------------------------------------- Health gate
 # Where the control node reaches the service for the probe: the address ("" = the SSH
 # host) and, where ports are forwarded (NAT, the lab), {service port: port to probe}.

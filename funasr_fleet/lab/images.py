@@ -23,7 +23,9 @@ HERE = Path(__file__).resolve().parent
 BASE_IMAGE = "funasr-fleet-lab/base:trixie"
 HOST_IMAGE = "funasr-fleet-lab/host:trixie"
 STANDIN_REPOSITORY = "funasr-fleet-lab/funasr-standin"
-STANDIN_TAGS = ("funasr-runtime-sdk-online-cpu-0.1.13", "funasr-runtime-sdk-cpu-0.4.7")
+STANDIN_TAGS = ("funasr-runtime-sdk-online-cpu-0.1.13", "funasr-runtime-sdk-cpu-0.4.7",
+                # older releases, for staged-upgrade tests (the same stand-in under each tag)
+                "funasr-runtime-sdk-online-cpu-0.1.10", "funasr-runtime-sdk-online-cpu-0.1.11")
 # The GPU build's stand-in refuses to start unless GPUs are reserved for its container.
 STANDIN_GPU_TAGS = ("funasr-runtime-sdk-gpu-0.2.1",)
 INPUTS_LABEL = "io.funasr-fleet.lab.inputs"

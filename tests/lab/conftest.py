@@ -1,8 +1,8 @@
 """
 Lab fixtures: the Molecule-like scenario (converge, idempotence, verify) on real SSH hosts.
 
-The lab is `python -m funasr_fleet.lab up --hosts 3`: Debian trixie systemd containers on
-the local Docker engine, reached on 127.0.0.1 only; lab-1 and lab-2 are CPU hosts, lab-3
+The lab is `python -m funasr_fleet.lab up --hosts 4`: Debian trixie systemd containers on
+the local Docker engine, reached on 127.0.0.1 only; lab-1 to lab-3 are CPU hosts, lab-4
 has a SIMULATED GPU (group gpu). These tests need root and Docker
 (the lab starts dockerd itself when it is missing).
 """
@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
-LAB_HOSTS = 3
+LAB_HOSTS = 4  # lab-1..3: CPU; lab-4: SIMULATED GPU
 
 pytestmark = pytest.mark.lab
 

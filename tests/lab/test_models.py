@@ -121,7 +121,7 @@ def test_a_full_disk_on_a_host_fails_that_host_and_keeps_its_models_and_server(l
     models = "/opt/funasr/models"
     kept = f"sha256sum {MANIFEST} /opt/funasr/compose.yaml"
     before = lab.ssh(name, kept)
-    used_kib = int(lab.ssh(name, f"du -sk {models} | cut -f1"))
+    used_kib = int(lab.ssh(name, f"rm -rf {models}/.funasr-fleet-staging; du -sk {models} | cut -f1"))
     # A filesystem just big enough for the models it holds, over the live models dir.
     lab.ssh(name, f"cp -a {models} /root/models-copy && mount -t tmpfs -o size={used_kib + 64}k "
                   f"funasr-lab-full {models} && cp -a /root/models-copy/. {models}/")
@@ -134,7 +134,8 @@ def test_a_full_disk_on_a_host_fails_that_host_and_keeps_its_models_and_server(l
         lab.set_host_data({})
         lab.ssh(name, f"umount {models}; rm -rf /root/models-copy")
     assert result.returncode != 0
-    assert "No space left on device" in result.output
+    assert "No space left on device" in result.output, \
+        "\n".join(line for line in result.output.splitlines() if name in line)
     assert after == before and healthy
     for other in lab.hosts[:-1]:  # the other hosts went on and passed their health gate
         assert f"[{other}] FunASR healthy" in result.output

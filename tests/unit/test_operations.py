@@ -1,6 +1,8 @@
 """Operations: commands only for what differs; one fact per operation."""
 
+import json
 import re
+import shlex
 from pathlib import Path
 
 from funasr_fleet import operations
@@ -61,7 +63,20 @@ def test_image_loaded_skips_when_the_image_id_matches():
     tarball = ImageTarball(image="lab/standin:t", image_id="sha256:abc", path=Path("/tmp/abc.tar.gz"))
     assert run_operation(operations.image_loaded, {"DockerImageId": "sha256:abc"}, tarball=tarball)[0] == []
     commands, _ = run_operation(operations.image_loaded, {"DockerImageId": "sha256:old"}, tarball=tarball)
-    assert len(commands) == 1 and "_stream_docker_load" in commands[0]
+    assert len(commands) == 2 and "_stream_docker_load" in commands[0]
+    assert commands[1] == "docker tag sha256:abc lab/standin:t"
+
+
+def test_image_loaded_only_tags_an_image_id_the_host_already_has():
+    from pyinfra.context import ctx_host
+    from helpers import FakeHost
+
+    tarball = ImageTarball(image="lab/standin:v2", image_id="sha256:abc", path=Path("/tmp/abc.tar.gz"))
+    fake = FakeHost({})
+    fake.get_fact = lambda cls, image: None if image == "lab/standin:v2" else "sha256:abc"
+    with ctx_host.use(fake):
+        commands = list(operations.image_loaded._inner(tarball=tarball))
+    assert [str(command) for command in commands] == ["docker tag sha256:abc lab/standin:v2"]
 
 
 def test_image_pulled_logs_in_with_the_password_on_stdin_only():
@@ -141,7 +156,7 @@ COMPOSE = {"project_dir": "/opt/funasr", "project": "funasr", "config_sha256": "
 
 
 def test_compose_up_is_silent_for_the_running_configuration():
-    facts = {"ComposeContainers": [running("d1")], "DockerImageId": "sha256:x"}
+    facts = {"ComposeProject": {"containers": [running("d1")], "image_id": "sha256:x"}}
     assert run_operation(operations.compose_up, facts, **COMPOSE)[0] == []
 
 
@@ -151,7 +166,7 @@ def test_compose_up_runs_for_changed_stopped_reimaged_or_missing_containers():
                                  ([running("d1")], "sha256:reloaded-tag"), ([], "sha256:x"),
                                  ([running("d1"), running("d1", service="funasr-gpu1")], "sha256:x")):
         commands, _ = run_operation(operations.compose_up,
-                                    {"ComposeContainers": containers, "DockerImageId": image_id},
+                                    {"ComposeProject": {"containers": containers, "image_id": image_id}},
                                     **COMPOSE)
         assert commands == ["docker compose --project-directory /opt/funasr --project-name funasr "
                             "-f /opt/funasr/compose.yaml up -d --remove-orphans"]
@@ -171,7 +186,64 @@ def test_apt_keyring_refuses_a_key_with_another_fingerprint():
 def test_compose_up_wants_one_running_container_per_instance():
     per_gpu = dict(COMPOSE, services=("funasr-gpu0", "funasr-gpu1"))
     both = [running("d1", service="funasr-gpu0"), running("d1", service="funasr-gpu1")]
-    facts = {"ComposeContainers": both, "DockerImageId": "sha256:x"}
+    facts = {"ComposeProject": {"containers": both, "image_id": "sha256:x"}}
     assert run_operation(operations.compose_up, facts, **per_gpu)[0] == []
-    facts["ComposeContainers"] = both[:1]
+    facts["ComposeProject"]["containers"] = both[:1]
     assert len(run_operation(operations.compose_up, facts, **per_gpu)[0]) == 1
+
+
+def test_managed_paths_keeps_the_previous_files_before_changing_any():
+    states = {"/s/compose.yaml": {"type": "file", "mode": "644", **ROOT, "sha256": sha256_text("old")},
+              "/s/hotwords.txt": {"type": "file", "mode": "644", **ROOT, "sha256": sha256_text("w")}}
+    files = [("/s/hotwords.txt", "w", "644"), ("/s/compose.yaml", "new", "644")]
+    commands, _ = run_operation(operations.managed_paths, {"PathStates": states}, files=files,
+                                backup_dir="/s/previous")
+    assert commands[0] == ("rm -rf /s/previous.new && mkdir -m 700 /s/previous.new && cp -p --parents "
+                           "/s/hotwords.txt /s/compose.yaml /s/previous.new && rm -rf /s/previous && "
+                           "mv /s/previous.new /s/previous")
+    assert len(commands) == 3  # the backup, then compose.yaml's upload and rename
+    unchanged = [("/s/hotwords.txt", "w", "644"), ("/s/compose.yaml", "old", "644")]
+    assert run_operation(operations.managed_paths, {"PathStates": states}, files=unchanged,
+                         backup_dir="/s/previous")[0] == []
+
+
+GATE = operations.Gate(urls=("ws://h:10095",), mode="2pass", tls=None, start_timeout=1, probe_timeout=1)
+RELEASE = {"version": "0.1.12", "image": "r/f:t12", "config_sha256": "new"}
+V11 = {"version": "0.1.11", "image": "r/f:t11", "config_sha256": "old"}
+
+
+def gate_run(monkeypatch, healthy, record, running_config):
+    from funasr_fleet.probe import ProbeResult
+
+    result = ProbeResult(url="ws://h:10095", ok=healthy, stage="done" if healthy else "result", latency_s=0.1,
+                         error="" if healthy else "no final result within 1s")
+    monkeypatch.setattr(operations, "wait_until_healthy", lambda *args, **kwargs: result)
+    facts = {"ReleaseRecord": record,
+             "ComposeContainers": [dict(running(running_config), started_at="2026-11-27T01:00:00Z")]}
+    return run_operation(operations.release_healthy, facts, gate=GATE, release=RELEASE,
+                         directory="/opt/funasr", project="funasr")
+
+
+def test_a_healthy_new_release_is_recorded_with_the_former_as_previous(monkeypatch):
+    commands, _ = gate_run(monkeypatch, True, {"current": V11}, "new")
+    record = json.loads(shlex.split(commands[0])[2])
+    assert record["previous"] == V11 and record["current"]["version"] == "0.1.12"
+    assert record["current"]["image_id"] == "sha256:x" and record["current"]["healthy_at"]
+    assert commands[0].endswith("> /opt/funasr/release.json.tmp && mv /opt/funasr/release.json.tmp "
+                                "/opt/funasr/release.json")
+
+
+def test_a_recorded_healthy_release_costs_one_fact_and_no_command(monkeypatch):
+    commands, host = gate_run(monkeypatch, True, {"current": dict(RELEASE)}, "new")
+    assert commands == [] and [name for name, _ in host.fact_calls] == ["ReleaseRecord"]
+
+
+def test_an_unhealthy_new_release_is_rolled_back_to_the_recorded_one(monkeypatch):
+    commands, _ = gate_run(monkeypatch, False, {"current": V11}, "new")
+    assert len(commands) == 1 and "_rolled_back" in commands[0] and "0.1.11" in commands[0]
+
+
+def test_no_rollback_when_this_host_never_got_the_new_release(monkeypatch):
+    # an earlier failure stopped the rollout: the host still runs 0.1.11 and is unwell
+    commands, _ = gate_run(monkeypatch, False, {"current": V11}, "old")
+    assert len(commands) == 1 and "_report_unhealthy" in commands[0]

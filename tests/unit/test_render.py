@@ -160,3 +160,12 @@ def test_one_instance_per_gpu_each_pinned_to_its_gpu_on_its_own_port():
     assert first["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] == ["0"]
     assert second["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] == ["GPU-5a1ab000-0000"]
     assert [i.probe_url for i in settings.instances] == ["ws://10.0.0.9:10095", "ws://10.0.0.9:40001"]
+
+
+def test_xiaozhi_asr_section_points_at_the_probed_address():
+    from funasr_fleet.xiaozhi import asr_config
+
+    config = asr_config(settings_for(funasr_probe_address="asr.example", funasr_probe_ports={10095: 443}))
+    assert config == {"selected_module": {"ASR": "FunASRServer"},
+                      "ASR": {"FunASRServer": {"type": "fun_server", "host": "asr.example", "port": 443,
+                                               "is_ssl": False, "api_key": "none", "output_dir": "tmp/"}}}

@@ -1,0 +1,61 @@
+"""
+The ASR section of xiaozhi-esp32-server's ``data/.config.yaml`` for a fleet host.
+
+    python -m funasr_fleet xiaozhi-config inventory/prod.py [--host asr-cpu-1.example.internal]
+
+xiaozhi-esp32-server's ``fun_server`` ASR provider speaks FunASR's WebSocket protocol; it
+needs the host, port and whether to use TLS. The address is the one the control node
+probes (``funasr_probe_address``/``funasr_probe_ports``, else the SSH host and the port).
+"""
+
+import argparse
+import sys
+from urllib.parse import urlsplit
+
+import yaml
+
+from .errors import SettingsError
+
+PROVIDER = "FunASRServer"
+
+
+def asr_config(settings, instance=None):
+    """The ``selected_module``/``ASR`` dict pointing xiaozhi at one server instance.
+
+    + settings: the host's `Settings`
+    + instance: one of ``settings.instances`` (default: the first)
+    """
+    url = urlsplit((instance or settings.instances[0]).probe_url)
+    return {
+        "selected_module": {"ASR": PROVIDER},
+        "ASR": {PROVIDER: {"type": "fun_server", "host": url.hostname, "port": url.port,
+                           "is_ssl": url.scheme == "wss", "api_key": "none", "output_dir": "tmp/"}},
+    }
+
+
+def main(argv):
+    """CLI: ``xiaozhi-config INVENTORY [--host NAME]``; prints YAML to merge into .config.yaml."""
+    from .fleet import load_inventory
+    from .settings import check_inventory, load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m funasr_fleet xiaozhi-config",
+                                     description="Print xiaozhi-esp32-server's ASR section.")
+    parser.add_argument("inventory")
+    parser.add_argument("--host", help="inventory host to point at (default: the first)")
+    args = parser.parse_args(argv)
+    inventory = load_inventory(args.inventory)
+    try:
+        check_inventory(inventory)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    names = [host.name for host in inventory]
+    name = args.host or names[0]
+    if name not in names:
+        print(f"--host {name}: not in {args.inventory} (hosts: {', '.join(names)})", file=sys.stderr)
+        return 2
+    settings = load_settings(inventory.get_host(name))
+    print(f"# xiaozhi-esp32-server data/.config.yaml: ASR via funasr-fleet host {name} "
+          f"({settings.funasr_profile} profile)")
+    print(yaml.safe_dump(asr_config(settings), sort_keys=False, allow_unicode=True), end="")
+    return 0

@@ -1,0 +1,81 @@
+"""Wave planning: canary then serial-like batches, deterministic, every host once."""
+
+import pytest
+
+from funasr_fleet.errors import SettingsError
+from funasr_fleet.settings import check_inventory
+from funasr_fleet.waves import inventory_plan, plan_waves
+from helpers import make_inventory
+
+HOSTS = [f"h{i}" for i in range(1, 11)]
+
+
+@pytest.mark.parametrize("canary, waves, expected", [
+    (1, ["50%"], [["h1"], HOSTS[1:6], HOSTS[6:]]),
+    (1, [1, 5, "25%"], [["h1"], ["h2"], HOSTS[2:7], HOSTS[7:9], HOSTS[9:]]),
+    (0, [3], [HOSTS[0:3], HOSTS[3:6], HOSTS[6:9], HOSTS[9:]]),
+    (2, ["100%"], [HOSTS[:2], HOSTS[2:]]),
+    (0, ["1%"], [[name] for name in HOSTS]),  # a percentage is at least one host
+])
+def test_plans_cover_every_host_once_in_inventory_order(canary, waves, expected):
+    plan = plan_waves(HOSTS, canary, waves)
+    assert plan == expected
+    assert [name for wave in plan for name in wave] == HOSTS
+
+
+def test_a_group_canary_goes_first_and_the_rest_keep_their_order():
+    plan = plan_waves(HOSTS, "canary", [4], groups={"canary": {"h3", "h7"}})
+    assert plan == [["h3", "h7"], ["h1", "h2", "h4", "h5"], ["h6", "h8", "h9", "h10"]]
+
+
+def test_inventory_plan_reads_the_fleet_wide_knobs():
+    from funasr_fleet.settings import load_settings
+
+    inventory = make_inventory([(name, {}) for name in ("a", "b", "c")],
+                               override={"funasr_waves": [1]})
+    assert inventory_plan(inventory, load_settings(inventory.get_host("a"))) == [["a"], ["b"], ["c"]]
+
+
+def test_rollout_knobs_must_agree_across_hosts():
+    inventory = make_inventory([("a", {}), ("b", {"funasr_canary": 2})])
+    with pytest.raises(SettingsError, match="b: funasr_canary = 2 .*differs from the other hosts. 1"):
+        check_inventory(inventory)
+
+
+@pytest.mark.parametrize("key, value", [("funasr_waves", ["0%"]), ("funasr_waves", [0]),
+                                        ("funasr_waves", []), ("funasr_canary", -1),
+                                        ("funasr_canary", "not a group!")])
+def test_bad_rollout_values(key, value):
+    with pytest.raises(SettingsError, match=key):
+        check_inventory(make_inventory([("a", {key: value})]))
+
+
+def test_each_wave_gate_runs_before_the_next_wave_changes_any_host():
+    """pyinfra's global op order, as the deploy builds it: every host carries every wave's
+    operations (so the chain orders them), and only a host's own wave changes it."""
+    from pyinfra.api import Config, State
+    from pyinfra.context import ctx_host, ctx_state
+
+    from funasr_fleet.deploys import funasr_release
+    from funasr_fleet.settings import load_settings
+
+    inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "d")])
+    state = State(check_for_changes=False)
+    state.init(inventory, Config())
+    with ctx_state.use(state):
+        for host in inventory:
+            with ctx_host.use(host):
+                settings = load_settings(host)
+                funasr_release(settings, [], inventory_plan(inventory, settings))
+    order = [(state.get_op_meta(op_hash).names.pop(), op_hash) for op_hash in state.get_op_order()]
+    names = [name.split(" | ", 1)[1] for name, _ in order]
+    assert names == [f"Wave {w}/3: {step}" for w in (1, 2, 3) for step in (
+        "FunASR configuration files (previous kept)", "FunASR server running this configuration",
+        "health gate (real utterance)")]
+    waves = {"a": 1, "b": 2, "c": 2, "d": 3}  # canary 1, then 50% of 4
+    for (name, op_hash) in order:
+        wave = int(name.split("Wave ")[1][0])
+        for host in inventory:
+            assert op_hash in state.ops[host]  # on every host
+            applies = state.ops[host][op_hash].global_arguments["_if"]()
+            assert applies == (waves[host.name] == wave), (name, host.name)
