@@ -23,7 +23,8 @@ check_inventory(inventory)
 settings = load_settings(host)
 plan = inventory_plan(inventory, settings)
 # GPU profiles: a working driver and the GPUs funasr_gpus names, checked before any change.
-announce_plan(settings, gpus_ready(settings), plan)
+gpus = gpus_ready(settings)
+announce_plan(settings, gpus, plan)
 
 # Control-node inputs, prepared once and checked before any host is touched.
 delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
@@ -33,5 +34,6 @@ cached_models = fetch_models(settings.funasr_models_endpoint, list(settings.funa
 
 install_docker(settings)
 # Staged on every host first (models, image), then applied wave by wave, each gated.
-funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password)
+funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password,
+               gpus=gpus)
 funasr_release(settings, cached_models, plan)

@@ -195,8 +195,18 @@ def release_files(settings, cached_models):
     return files, config_sha256
 
 
+def docker_gpus_value(settings, gpus):
+    """``(docker run --gpus value, how many GPUs it gives)`` for the host's reservation."""
+    wanted = settings.funasr_gpus
+    if wanted == "all":
+        return "all", len(gpus)
+    if isinstance(wanted, int):
+        return str(wanted), wanted
+    return f'"device={",".join(wanted)}"', len(wanted)
+
+
 @deploy("FunASR service")
-def funasr_service(settings, delivery, cached_models, registry_password=""):
+def funasr_service(settings, delivery, cached_models, registry_password="", gpus=()):
     """
     Stage what a release needs on the host, without touching the running server: the
     service directories, the models and the image (pulled or loaded before any wave, so
@@ -206,6 +216,7 @@ def funasr_service(settings, delivery, cached_models, registry_password=""):
     + delivery: an `funasr_fleet.images.ImageTarball` (tarball delivery) or None (pull)
     + cached_models: `funasr_fleet.models.CachedModel` items for the host's model set
     + registry_password: registry password for pull (kept hidden)
+    + gpus: the host's GPUs (`gpus_ready`), for the optional in-container GPU check
     """
     base = settings.funasr_dir
     operations.managed_paths(name="FunASR service directories",
@@ -218,6 +229,10 @@ def funasr_service(settings, delivery, cached_models, registry_password=""):
                                 password=HiddenValue(registry_password))
     else:
         operations.image_loaded(name=f"FunASR image {settings.image} (tarball)", tarball=delivery)
+    if settings.profile.gpu and settings.nvidia_verify_in_container:
+        value, expected = docker_gpus_value(settings, gpus)
+        operations.gpus_visible(name="GPUs visible in a container (nvidia-smi -L)",
+                                image=settings.image, gpus=value, expected=expected)
 
 
 def tls_policy(settings):

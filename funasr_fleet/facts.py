@@ -216,27 +216,34 @@ class KeyringFingerprints(FactBase):
 
 class ModelManifests(FactBase):
     """
-    The funasr-fleet model manifests present on the host, and whether it has rsync.
+    The funasr-fleet model manifests present on the host, whether it has rsync, and the
+    free space where the models go.
 
-    Returns ``{"rsync": bool, "manifests": {path: manifest dict}}``; missing or unreadable
-    manifests are absent.
+    Returns ``{"rsync": bool, "free_kib": int or None, "manifests": {path: manifest dict}}``;
+    missing or unreadable manifests are absent.
 
     .. code:: python
 
-        host.get_fact(ModelManifests, paths=["/opt/funasr/models/iic/vad/.funasr-fleet-manifest.json"])
+        host.get_fact(ModelManifests, directory="/opt/funasr/models",
+                      paths=["/opt/funasr/models/iic/vad/.funasr-fleet-manifest.json"])
     """
 
-    def command(self, paths):
+    def command(self, directory, paths):
         quoted = " ".join(shlex.quote(path) for path in paths)
         return ("if command -v rsync >/dev/null; then echo rsync=yes; else echo rsync=no; fi; "
+                f"d={shlex.quote(directory)}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; "
+                "df -Pk \"$d\" | awk 'NR == 2 {print \"free=\" $4}'; "
                 f'for p in {quoted}; do if [ -f "$p" ]; then printf "%s\\t" "$p"; '
                 'tr -d "\\n" < "$p"; echo; fi; done')
 
     def process(self, output):
-        facts = {"rsync": False, "manifests": {}}
+        facts = {"rsync": False, "free_kib": None, "manifests": {}}
         for line in output:
             if line.startswith("rsync="):
                 facts["rsync"] = line.strip() == "rsync=yes"
+                continue
+            if line.startswith("free="):
+                facts["free_kib"] = int(line[5:]) if line[5:].strip().isdigit() else None
                 continue
             path, _, text = line.partition("\t")
             try:
@@ -246,7 +253,7 @@ class ModelManifests(FactBase):
         return facts
 
     def default(self):
-        return {"rsync": False, "manifests": {}}
+        return {"rsync": False, "free_kib": None, "manifests": {}}
 
 
 class NvidiaGpus(FactBase):
@@ -317,3 +324,31 @@ class ReleaseRecord(FactBase):
 
     def default(self):
         return {}
+
+
+class GpusInContainer(FactBase):
+    """
+    What ``nvidia-smi -L`` lists inside a throwaway container given GPUs (``docker run
+    --gpus``) from an image already on the host: ``{"ok": bool, "gpus": [lines], "output": str}``.
+
+    .. code:: python
+
+        host.get_fact(GpusInContainer, image="funasr_repo/funasr:funasr-runtime-sdk-gpu-0.2.1",
+                      gpus="all")
+    """
+
+    def requires_command(self, image, gpus):
+        return "docker"
+
+    def command(self, image, gpus):
+        return (f"docker run --rm --gpus {shlex.quote(gpus)} --entrypoint nvidia-smi "
+                f"{shlex.quote(image)} -L 2>&1; echo \"rc=$?\"")
+
+    def process(self, output):
+        lines = [line for line in output if not line.startswith("rc=")]
+        ok = any(line.strip() == "rc=0" for line in output)
+        return {"ok": ok, "gpus": [line for line in lines if line.startswith("GPU ")],
+                "output": " ".join(lines)[-300:]}
+
+    def default(self):
+        return {"ok": False, "gpus": [], "output": "no output"}

@@ -23,6 +23,7 @@ from .facts import (
     ComposeProject,
     DebPackageVersions,
     DockerImageId,
+    GpusInContainer,
     KeyringFingerprints,
     ModelManifests,
     PathStates,
@@ -236,6 +237,41 @@ def _stream_docker_load(state, host, tarball):
 
 
 @operation()
+def gpus_visible(image, gpus, expected):
+    """
+    Check that containers get the GPUs: ``nvidia-smi -L`` in a container started with them.
+
+    + image: an image already on the host (no pull), e.g. the FunASR GPU image
+    + gpus: the ``docker run --gpus`` value, e.g. ``all``, ``2`` or ``"device=0,1"``
+    + expected: how many GPUs it must list
+
+    A check, run in the execution phase: no change when the GPUs are there; otherwise the
+    host fails with what nvidia-smi said.
+
+    **Example:**
+
+    .. code:: python
+
+        gpus_visible(image="funasr_repo/funasr:funasr-runtime-sdk-gpu-0.2.1", gpus="all", expected=2)
+    """
+    if not host.state.is_executing:
+        return
+    seen = host.get_fact(GpusInContainer, image=image, gpus=gpus)
+    if seen["ok"] and len(seen["gpus"]) == expected:
+        host.log(f"{expected} GPU(s) visible in a container: {'; '.join(seen['gpus'])}")
+        return
+    yield FunctionCommand(_gpus_missing, (gpus, expected, seen), {})
+
+
+def _gpus_missing(state, host, gpus, expected, seen):
+    """FunctionCommand body: fail the host with what nvidia-smi said in the container."""
+    host.log_styled(f"docker run --gpus {gpus}: nvidia-smi -L in a container listed "
+                    f"{len(seen['gpus'])} GPU(s), expected {expected}: {seen['output']}; check the "
+                    "NVIDIA Container Toolkit and docker's nvidia runtime", fg="red")
+    return False
+
+
+@operation()
 def models_seeded(models_dir, cached_models, use_rsync=True):
     """
     Give the host each model revision from the control-node cache, sending only what differs.
@@ -258,12 +294,16 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
 
         models_seeded(models_dir="/opt/funasr/models", cached_models=cached)
     """
-    facts = host.get_fact(ModelManifests, paths=[f"{models_dir}/{model.spec.dirname}/{MANIFEST}"
-                                                 for model in cached_models])
+    facts = host.get_fact(ModelManifests, directory=models_dir,
+                          paths=[f"{models_dir}/{model.spec.dirname}/{MANIFEST}" for model in cached_models])
     changed = [(model, facts["manifests"].get(f"{models_dir}/{model.spec.dirname}/{MANIFEST}"))
                for model in cached_models]
     changed = [(model, held) for model, held in changed if held != model.manifest]
     if not changed:
+        return
+    needed = sum(_bytes_to_send(model, held) for model, held in changed)
+    if facts.get("free_kib") is not None and needed > facts["free_kib"] * 1024:
+        yield FunctionCommand(_not_enough_space, (models_dir, needed, facts["free_kib"] * 1024), {})
         return
     staging = f"{models_dir}/{STAGING}"
     yield _staging_prepared(models_dir, staging, [model for model, _ in changed])
@@ -307,6 +347,20 @@ def _staging_swapped(models_dir, staging, models):
                   "mv", QuoteString(live), QuoteString(old), ";", "}", "&&",
                   "mv", QuoteString(copy), QuoteString(live), "&&", "rm", "-rf", QuoteString(old)]
     return StringCommand(*parts, "&&", "rm", "-rf", QuoteString(staging))
+
+
+def _bytes_to_send(model, held):
+    """Bytes of ``model``'s files whose sha256 the host's manifest ``held`` does not have."""
+    have = {entry["path"]: entry["sha256"] for entry in (held or {}).get("files", [])}
+    return sum(entry["size"] for entry in model.files if have.get(entry["path"]) != entry["sha256"])
+
+
+def _not_enough_space(state, host, models_dir, needed, free):
+    """FunctionCommand body: fail the host before any model byte is sent."""
+    host.log_styled(f"not enough space for the models on {host.name}:{models_dir}: "
+                    f"{needed / 1e6:.1f} MB to send, {free / 1e6:.1f} MB free; free some space "
+                    "(the live models stay in use)", fg="red")
+    return False
 
 
 def _changed_files_uploaded(model, current, staging):
@@ -371,7 +425,8 @@ def release_healthy(gate, release, directory, project):
     + release: ``{"version", "image", "config_sha256"}`` of the configuration just applied
     + directory, project: the service directory and compose project on the host
 
-    Healthy, and the containers run ``release``: the release record
+    Left alone because the rollout stopped after another host failed: a log line, no
+    failure. Healthy, and the containers run ``release``: the release record
     (``<directory>/release.json``) gets it as current (the former current becomes
     previous) unless it already has it, so a converged host reports no change.
     Unhealthy after a change: the files kept in ``previous/`` are restored, compose brings
@@ -404,6 +459,12 @@ def release_healthy(gate, release, directory, project):
     runs_release = bool(containers) and all(
         container["labels"].get("io.funasr-fleet.config-sha256") == release["config_sha256"]
         for container in containers)
+    stopped = sorted(failed.name for failed in host.state.failed_hosts)
+    if stopped and not runs_release:  # left alone: say so, do not add to the failures
+        host.log(f"not changed: the rollout stopped after {', '.join(stopped)} failed"
+                 + (f" (this host's server: {failures[0][1].stage}: {failures[0][1].error})"
+                    if failures else ""))
+        return
     if not failures and runs_release:
         entry = {**release, "image_id": containers[0]["image_id"],
                  "started_at": max(container["started_at"] for container in containers),

@@ -209,6 +209,7 @@ KNOBS = {
     "nvidia_toolkit_version": _text(r"[0-9A-Za-z.:~+_-]*", "a Debian package version or ''"),
     "funasr_gpus": _gpus,
     "funasr_instance_per_gpu": _boolean,
+    "nvidia_verify_in_container": _boolean,
     # FunASR image
     "funasr_profile": _choice(*catalog.PROFILES),
     "funasr_version": _version,
@@ -297,6 +298,7 @@ class Settings:
     nvidia_toolkit_version: str
     funasr_gpus: object
     funasr_instance_per_gpu: bool
+    nvidia_verify_in_container: bool
     funasr_profile: str
     funasr_version: str
     funasr_allow_unlisted_tag: bool
@@ -333,6 +335,7 @@ class Settings:
     funasr_probe_timeout: float
     funasr_start_timeout: float
     ssh_hostname: str
+    groups: tuple = ()
 
     @property
     def profile(self):
@@ -485,7 +488,7 @@ def _build(host):
     if problems:
         return None, problems
     return Settings(host=host.name, ssh_hostname=host.data.get("ssh_hostname") or host.name,
-                    **values), []
+                    groups=tuple(host.groups), **values), []
 
 
 def _derive(host, layers, values):

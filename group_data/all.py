@@ -39,6 +39,9 @@ nvidia_toolkit_version = ""
 # GPUs the service reserves: "all", a count (e.g. 1), or a list of GPU indexes or UUIDs
 # (e.g. ["0"]); each must exist on the host (nvidia-smi).
 funasr_gpus = "all"
+# After installing the toolkit, check that a container started with those GPUs lists
+# them (nvidia-smi -L in the FunASR image, which is already on the host).
+nvidia_verify_in_container = False
 # Run one server per GPU instead of one for all: each reserves its GPU and listens on its
 # own port (funasr_port, funasr_port + 1, ...); each is probed. Needs funasr_gpus as a
 # count or list.

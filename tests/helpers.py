@@ -31,7 +31,7 @@ class FakeHost:
         self.facts = facts
         self.connector = connector
         self.fact_calls = []
-        self.state = type("FakeState", (), {"is_executing": executing})()
+        self.state = type("FakeState", (), {"is_executing": executing, "failed_hosts": set()})()
         self.logs = []
 
     def get_fact(self, cls, **kwargs):

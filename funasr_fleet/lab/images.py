@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from . import simulated_gpu
 from .aptconf import debian_mirror
 from .engine import LabError, docker
 
@@ -110,13 +111,14 @@ def self_signed_pair():
         return {"server.crt": cert.read_bytes(), "server.key": key.read_bytes()}
 
 
-def build_standin(base_digest, tags=STANDIN_TAGS, env=None):
+def build_standin(base_digest, tags=STANDIN_TAGS, env=None, nvidia_smi=None):
     """Build the FunASR stand-in image and tag it with ``tags`` (real tag names).
 
     + base_digest: digest of the base image (from `build_base`)
     + tags: tags under funasr-fleet-lab/funasr-standin
     + env: environment baked into the image, e.g. ``{"FUNASR_STANDIN_FAIL": "1"}`` for a
       release built to fail its probe
+    + nvidia_smi: script installed as /usr/bin/nvidia-smi (the GPU build's SIMULATED one)
 
     **Example:**
 
@@ -127,9 +129,13 @@ def build_standin(base_digest, tags=STANDIN_TAGS, env=None):
     script = (HERE / "standin" / "funasr_standin.py").read_bytes()
     env_lines = "".join(f"ENV {key}={value}\n" for key, value in sorted((env or {}).items()))
     first = f"{STANDIN_REPOSITORY}:{tags[0]}"
+    files = {"nvidia-smi": nvidia_smi.encode()} if nvidia_smi else {}
+    copy_lines = ("COPY nvidia-smi /usr/bin/nvidia-smi\nRUN chmod 755 /usr/bin/nvidia-smi\n"
+                  if nvidia_smi else "")
     build(first, "standin.Dockerfile", {"BASE": BASE_IMAGE}, base_digest,
-          context=lambda: {"funasr_standin.py": script, **self_signed_pair()},
-          extra_lines=env_lines + f"LABEL io.funasr-fleet.lab.script={inputs_digest(script)}\n")
+          context=lambda: {"funasr_standin.py": script, **files, **self_signed_pair()},
+          extra_lines=env_lines + copy_lines
+          + f"LABEL io.funasr-fleet.lab.script={inputs_digest(script, *files.values())}\n")
     for tag in tags[1:]:
         docker("tag", first, f"{STANDIN_REPOSITORY}:{tag}")
 
@@ -140,5 +146,6 @@ def build_all():
     base_digest = build_base(mirror)
     build(HOST_IMAGE, "host.Dockerfile", {"BASE": BASE_IMAGE, "MIRROR": mirror}, base_digest)
     build_standin(base_digest)
-    build_standin(base_digest, STANDIN_GPU_TAGS, env={"FUNASR_STANDIN_REQUIRE_GPU": "1"})
+    build_standin(base_digest, STANDIN_GPU_TAGS, env={"FUNASR_STANDIN_REQUIRE_GPU": "1"},
+                  nvidia_smi=simulated_gpu.CONTAINER_NVIDIA_SMI)
     return {"host": HOST_IMAGE, "standin": STANDIN_REPOSITORY}

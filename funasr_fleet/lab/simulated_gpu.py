@@ -40,6 +40,20 @@ case "$*" in
 esac
 """
 
+# What the GPU stand-in image carries at /usr/bin/nvidia-smi, where NVIDIA's toolkit would
+# mount the driver's: it lists the GPUs docker's nvidia driver exposed to the container.
+CONTAINER_NVIDIA_SMI = f"""#!/bin/sh
+# funasr-fleet lab: SIMULATED nvidia-smi inside a container. There is no GPU here.
+devices="${{NVIDIA_VISIBLE_DEVICES:-}}"
+case "$devices" in
+  ""|void|none) echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."; exit 9 ;;
+  all) devices="{','.join(gpu[0] for gpu in GPUS)}" ;;
+esac
+for index in $(echo "$devices" | tr ',' ' '); do
+  echo "GPU $index: funasr-fleet lab SIMULATED GPU (UUID: GPU-5a1ab000-0000-4000-8000-00000000000$index)"
+done
+"""
+
 STANDIN_NOTE = "# funasr-fleet lab STAND-IN, not NVIDIA's software.\n"
 # package -> (depends, {path: script})
 PACKAGES = {

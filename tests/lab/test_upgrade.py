@@ -8,6 +8,7 @@ fail its probe, then fixed); lab-4 stays on its GPU release throughout.
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -102,7 +103,7 @@ def test_rollback_puts_every_host_back_on_its_previous_release_in_waves(upgrade_
     lab = upgrade_lab
     canary, *others = cpu_hosts(lab)
     result = subprocess.run([PYINFRA, "-y", "inventory/lab.py", "rollback.py",
-                             "--limit", ",".join(cpu_hosts(lab))],
+                             "--limit", "cpu"],
                             cwd=REPO, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     records = {name: record(lab, name) for name in cpu_hosts(lab)}
@@ -111,3 +112,11 @@ def test_rollback_puts_every_host_back_on_its_previous_release_in_waves(upgrade_
         assert rec["current"]["version"] == V2 and rec["previous"]["version"] == V3
     assert all(records[canary]["current"]["healthy_at"] < records[name]["current"]["healthy_at"]
                for name in others)
+    # The status table reads each host's release record over SSH and probes in parallel.
+    status = subprocess.run([sys.executable, "-m", "funasr_fleet", "status", "inventory/lab.py", "--json"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    rows = {row["host"]: row for row in json.loads(status.stdout)}
+    assert status.returncode == 0 and all(row["healthy"] for row in rows.values()), status.stdout
+    for name in cpu_hosts(lab):
+        assert (rows[name]["version"], rows[name]["previous_version"]) == (V2, V3)
+        assert rows[name]["groups"] == ["cpu", "lab"] and len(rows[name]["models"]) == 5

@@ -57,9 +57,9 @@ def test_keyring_fingerprints():
 
 
 def test_model_manifests_reads_rsync_and_skips_damaged_manifests():
-    output = ["rsync=yes", '/m/a.json\t{"id": "iic/a",  "revision": "v1", "files": []}', "/m/b.json\t{broken"]
+    output = ["rsync=yes", "free=1234", '/m/a.json\t{"id": "iic/a",  "revision": "v1", "files": []}', "/m/b.json\t{broken"]
     facts = ModelManifests().process(output)
-    assert facts["rsync"] is True
+    assert facts["rsync"] is True and facts["free_kib"] == 1234
     assert facts["manifests"] == {"/m/a.json": {"id": "iic/a", "revision": "v1", "files": []}}
 
 

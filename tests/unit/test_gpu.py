@@ -43,3 +43,29 @@ def test_cpu_hosts_never_ask_for_gpus():
     with ctx_host.use(fake):
         assert gpus_ready(settings) == []
     assert fake.fact_calls == []
+
+
+def test_gpus_visible_checks_the_count_nvidia_smi_lists_in_a_container():
+    from funasr_fleet import operations
+    from funasr_fleet.facts import GpusInContainer
+    from helpers import run_operation
+
+    seen = GpusInContainer().process(["GPU 0: A10 (UUID: GPU-0)", "GPU 1: A10 (UUID: GPU-1)", "rc=0"])
+    assert seen["ok"] and len(seen["gpus"]) == 2
+    args = {"image": "f:gpu", "gpus": "all"}
+    assert run_operation(operations.gpus_visible, {"GpusInContainer": seen}, expected=2, **args)[0] == []
+    missing = GpusInContainer().process(["docker: could not select device driver \"nvidia\"", "rc=125"])
+    commands, _ = run_operation(operations.gpus_visible, {"GpusInContainer": missing}, expected=2, **args)
+    assert len(commands) == 1 and "_gpus_missing" in commands[0]
+
+
+def test_docker_gpus_value_matches_the_reservation():
+    from funasr_fleet.deploys import docker_gpus_value
+
+    def value(gpus):
+        settings = load_settings(make_inventory([("g1", {"funasr_profile": "offline-gpu", "funasr_version": "0.2.1",
+                                                         "funasr_gpus": gpus})]).get_host("g1"))
+        return docker_gpus_value(settings, A10)
+
+    assert value("all") == ("all", 2) and value(1) == ("1", 1)
+    assert value(["0", "1"]) == ('"device=0,1"', 2)

@@ -247,3 +247,33 @@ def test_no_rollback_when_this_host_never_got_the_new_release(monkeypatch):
     # an earlier failure stopped the rollout: the host still runs 0.1.11 and is unwell
     commands, _ = gate_run(monkeypatch, False, {"current": V11}, "old")
     assert len(commands) == 1 and "_report_unhealthy" in commands[0]
+
+
+def test_models_seeded_refuses_before_sending_when_the_host_lacks_space(tmp_path):
+    big = ({"path": "model_quant.onnx", "size": 5_000_000, "sha256": "new"},
+           {"path": "config.yaml", "size": 10, "sha256": "same"})
+    held = {"id": "iic/vad", "revision": "v1", "files": [{"path": "config.yaml", "size": 10, "sha256": "same"}]}
+    facts = {"ModelManifests": {"rsync": True, "free_kib": 4000, "manifests": {MANIFEST_PATH: held}}}
+    commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+                                cached_models=[cached_vad(tmp_path, big)])
+    assert len(commands) == 1 and "_not_enough_space" in commands[0] and "5000000" in commands[0]
+    facts["ModelManifests"]["free_kib"] = 6000  # 5 MB fit: the seeding goes ahead
+    assert len(run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+                             cached_models=[cached_vad(tmp_path, big)])[0]) > 1
+
+
+def test_a_host_left_alone_by_a_stopped_rollout_is_not_failed(monkeypatch):
+    from funasr_fleet.probe import ProbeResult
+    from helpers import FakeHost
+    from pyinfra.context import ctx_host
+
+    monkeypatch.setattr(operations, "wait_until_healthy", lambda *args, **kwargs: ProbeResult(
+        url="ws://h:10095", ok=False, stage="tcp", error="connection refused"))
+    fake = FakeHost({"ReleaseRecord": {}, "ComposeContainers": []})
+    fake.state.failed_hosts = {type("Host", (), {"name": "lab-4"})()}
+    with ctx_host.use(fake):
+        commands = list(operations.release_healthy._inner(gate=GATE, release=RELEASE,
+                                                          directory="/opt/funasr", project="funasr"))
+    assert commands == []
+    assert fake.logs[-1] == ("not changed: the rollout stopped after lab-4 failed "
+                             "(this host's server: tcp: connection refused)")

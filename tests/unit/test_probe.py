@@ -212,3 +212,17 @@ def test_cli_json_and_exit_codes(models, servers):
     assert bad.returncode == 1 and "UNHEALTHY" in bad.stderr and "tcp" in bad.stderr
     usage = subprocess.run([sys.executable, "-m", "funasr_fleet", "nope"], capture_output=True, text=True)
     assert usage.returncode == 2
+
+
+def test_status_table_shows_running_and_wanted_versions():
+    from funasr_fleet.fleet import format_table
+
+    row = {"host": "h1", "groups": ["cpu", "prod"], "instance": "funasr", "profile": "2pass",
+           "version": "0.1.12", "wanted_version": "0.1.13", "models": ["a@1", "b@1"],
+           "url": "ws://h1:10095", "healthy": False, "latency_s": None, "error": "handshake: timed out"}
+    table = format_table([row, dict(row, host="h2", version="0.1.13", healthy=True, latency_s=0.05)])
+    lines = table.splitlines()
+    assert lines[0].split() == ["HOST", "GROUP", "INSTANCE", "PROFILE", "VERSION", "MODELS", "URL",
+                                "HEALTH", "LATENCY"]
+    assert "0.1.12 (data: 0.1.13)" in lines[1] and "UNHEALTHY (handshake: timed out)" in lines[1]
+    assert "0.1.13 (data" not in lines[2] and lines[2].rstrip().endswith("healthy  0.05s")
