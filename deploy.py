@@ -32,8 +32,8 @@ delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
 cached_models = fetch_models(settings.funasr_models_endpoint, list(settings.funasr_models.values()),
                              settings.funasr_models_cache_dir)
 
-install_docker(settings)
+gpu_runtime_changed = install_docker(settings)
 # Staged on every host first (models, image), then applied wave by wave, each gated.
 funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password,
-               gpus=gpus)
+               gpus=gpus, gpu_runtime_changed=gpu_runtime_changed)
 funasr_release(settings, cached_models, plan)

@@ -127,7 +127,10 @@ def nvidia_toolkit(settings):
 @deploy("Install Docker Engine")
 def install_docker(settings):
     """Docker Engine and compose v2 from the chosen source, daemon.json, service running;
-    on GPU-profile hosts also the NVIDIA Container Toolkit and docker's nvidia runtime."""
+    on GPU-profile hosts also the NVIDIA Container Toolkit and docker's nvidia runtime.
+
+    Returns a callable, true at execution time when the GPU runtime (toolkit or
+    daemon.json) changed in this run."""
     distro_id, codename = distribution()
     packages = docker_packages(settings, distro_id, codename)
     if settings.docker_source == "docker-repo" or settings.profile.gpu:
@@ -151,6 +154,10 @@ def install_docker(settings):
                                               packages=list(packages), versions=pinned)
     toolkit = nvidia_toolkit(settings) if settings.profile.gpu else None
     operations.unit_running(name="Docker enabled and running", unit="docker.service")
+
+    def gpu_runtime_changed():
+        return bool(toolkit and (toolkit.did_change() or daemon.did_change()))
+
     # A fresh install starts docker with daemon.json already in place; a new toolkit
     # must be seen by a running docker (its GPU device driver registers at start).
     operations.unit_running(
@@ -159,6 +166,7 @@ def install_docker(settings):
         _if=lambda: (daemon.did_change() and not installed.did_change())
         or bool(toolkit and toolkit.did_change()),
     )
+    return gpu_runtime_changed
 
 
 def service_inputs(settings):
@@ -206,7 +214,8 @@ def docker_gpus_value(settings, gpus):
 
 
 @deploy("FunASR service")
-def funasr_service(settings, delivery, cached_models, registry_password="", gpus=()):
+def funasr_service(settings, delivery, cached_models, registry_password="", gpus=(),
+                   gpu_runtime_changed=lambda: False):
     """
     Stage what a release needs on the host, without touching the running server: the
     service directories, the models and the image (pulled or loaded before any wave, so
@@ -217,6 +226,8 @@ def funasr_service(settings, delivery, cached_models, registry_password="", gpus
     + cached_models: `funasr_fleet.models.CachedModel` items for the host's model set
     + registry_password: registry password for pull (kept hidden)
     + gpus: the host's GPUs (`gpus_ready`), for the optional in-container GPU check
+    + gpu_runtime_changed: from `install_docker`; the in-container check runs when it or
+      the image changed (a no-op converge does not start a container)
     """
     base = settings.funasr_dir
     operations.managed_paths(name="FunASR service directories",
@@ -224,15 +235,17 @@ def funasr_service(settings, delivery, cached_models, registry_password="", gpus
     operations.models_seeded(name="FunASR models seeded", models_dir=f"{base}/models",
                              cached_models=cached_models)
     if delivery is None:
-        operations.image_pulled(name=f"FunASR image {settings.image}", image=settings.image,
-                                username=settings.funasr_registry_username,
-                                password=HiddenValue(registry_password))
+        image = operations.image_pulled(name=f"FunASR image {settings.image}", image=settings.image,
+                                        username=settings.funasr_registry_username,
+                                        password=HiddenValue(registry_password))
     else:
-        operations.image_loaded(name=f"FunASR image {settings.image} (tarball)", tarball=delivery)
+        image = operations.image_loaded(name=f"FunASR image {settings.image} (tarball)",
+                                        tarball=delivery)
     if settings.profile.gpu and settings.nvidia_verify_in_container:
         value, expected = docker_gpus_value(settings, gpus)
         operations.gpus_visible(name="GPUs visible in a container (nvidia-smi -L)",
-                                image=settings.image, gpus=value, expected=expected)
+                                image=settings.image, gpus=value, expected=expected,
+                                _if=lambda: gpu_runtime_changed() or image.did_change())
 
 
 def tls_policy(settings):

@@ -1,6 +1,7 @@
 """
-The core scenario on a 3-host lab: converge, idempotence, verify; then hotword changes
-and bad input. Tests run in this order and share the lab.
+The core scenario on the lab (3 CPU hosts and a simulated GPU host): converge,
+idempotence, verify; then hotword changes and bad input. Tests run in this order and
+share the lab.
 """
 
 import pytest
@@ -15,6 +16,9 @@ def test_converge(lab):
     assert result.returncode == 0, result.output[-5000:]
     hosts, changed, errors, _ = grand_total(result.output)
     assert errors == 0 and changed > 0
+    # The fresh toolkit on the GPU host is checked from inside a container.
+    gpu = next(name for name in lab.hosts if lab.is_gpu(name))
+    assert f"[{gpu}] 2 GPU(s) visible in a container: GPU 0: funasr-fleet lab SIMULATED GPU" in result.output
 
 
 def test_idempotence_second_converge_changes_nothing(lab):
