@@ -8,7 +8,7 @@ A version that is not listed here is refused unless the operator sets
 ``funasr-runtime-sdk-online-gpu-*``, that no official source lists).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 BIN_DIR = "/workspace/FunASR/runtime/websocket/build/bin"
 
@@ -47,6 +47,16 @@ _COMMON_ROLES = {
     "itn": "--itn-dir",
 }
 
+_OFFLINE = Profile(
+    name="offline",
+    tag_prefix="funasr-runtime-sdk-cpu-",
+    binary="funasr-wss-server",
+    probe_mode="offline",
+    model_roles={**_COMMON_ROLES, "lm": "--lm-dir"},
+    required_roles=("asr", "vad", "punc"),
+    versions=("0.4.4", "0.4.5", "0.4.6", "0.4.7"),
+)
+
 PROFILES = {
     "2pass": Profile(
         name="2pass",
@@ -57,27 +67,11 @@ PROFILES = {
         required_roles=("asr", "online_asr", "vad", "punc"),
         versions=("0.1.9", "0.1.10", "0.1.11", "0.1.12", "0.1.13"),
     ),
-    "offline": Profile(
-        name="offline",
-        tag_prefix="funasr-runtime-sdk-cpu-",
-        binary="funasr-wss-server",
-        probe_mode="offline",
-        model_roles={**_COMMON_ROLES, "lm": "--lm-dir"},
-        required_roles=("asr", "vad", "punc"),
-        versions=("0.4.4", "0.4.5", "0.4.6", "0.4.7"),
-    ),
-    # The only GPU server FunASR publishes is the offline one; there is no official
-    # 2pass GPU image (the `online-gpu` tags of third-party guides are unlisted).
-    "offline-gpu": Profile(
-        name="offline-gpu",
-        tag_prefix="funasr-runtime-sdk-gpu-",
-        binary="funasr-wss-server",
-        probe_mode="offline",
-        model_roles={**_COMMON_ROLES, "lm": "--lm-dir"},
-        required_roles=("asr", "vad", "punc"),
-        versions=("0.1.0", "0.1.1", "0.2.0", "0.2.1"),
-        gpu=True,
-    ),
+    "offline": _OFFLINE,
+    # The only GPU server FunASR publishes is the offline one (its GPU build); there is no
+    # official 2pass GPU image (the `online-gpu` tags of third-party guides are unlisted).
+    "offline-gpu": replace(_OFFLINE, name="offline-gpu", tag_prefix="funasr-runtime-sdk-gpu-",
+                           versions=("0.1.0", "0.1.1", "0.2.0", "0.2.1"), gpu=True),
 }
 
 
