@@ -10,7 +10,7 @@ every host, and the servers are changed in waves (canary first), each wave gated
 probe; a failed gate rolls its host back and no further wave starts. Knobs: group_data/all.py.
 """
 
-from pyinfra import host, inventory
+from pyinfra import host, inventory, state
 
 from funasr_fleet.deploys import (announce_plan, funasr_release, funasr_service, gpus_ready,
                                   install_docker)
@@ -19,7 +19,11 @@ from funasr_fleet.hub import fetch_models
 from funasr_fleet.settings import check_inventory, load_settings
 from funasr_fleet.waves import inventory_plan
 
-check_inventory(inventory)
+# Every host's data is validated once, while the run's first host is prepared: a bad value
+# on any host stops the run before any operation executes (operations start only after
+# every host is prepared).
+if host.name == next(candidate.name for candidate in inventory if candidate in state.activated_hosts):
+    check_inventory(inventory)
 settings = load_settings(host)
 plan = inventory_plan(inventory, settings)
 # GPU profiles: a working driver and the GPUs funasr_gpus names, checked before any change.

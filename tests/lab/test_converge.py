@@ -147,3 +147,15 @@ def test_wss_with_operator_certificate_is_probed_with_the_pinned_certificate(lab
         lab.set_host_data({})
     assert lab.deploy().returncode == 0
     assert probe(f"ws://127.0.0.1:{lab.entry(target)['service_ports']['10095']}").ok
+
+
+def test_every_host_is_validated_even_outside_the_limit(lab):
+    """Validation covers the whole inventory once per run (fleet-wide knobs need it)."""
+    lab.set_host_data({lab.hosts[-1]: {"funasr_port": 70000}})
+    try:
+        result = lab.deploy("--limit", lab.hosts[0])
+    finally:
+        lab.set_host_data({})
+    assert result.returncode != 0
+    assert f"{lab.hosts[-1]}: funasr_port = 70000" in result.output
+    assert "Beginning operation run" not in result.output
