@@ -33,6 +33,7 @@ from funasr_fleet.fleet import load_inventory  # noqa: E402
 from funasr_fleet.hub import fetch_models, fleet_model_sets  # noqa: E402
 from funasr_fleet.lab.standin_hub import StandinHub  # noqa: E402
 from funasr_fleet.lab.state import lab_dir, load_state  # noqa: E402
+from funasr_fleet.settings import load_settings  # noqa: E402
 
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
 TARGET = "/opt/funasr-bench/models"
@@ -80,10 +81,13 @@ def main(argv=None):
     state = load_state()
     first = state["hosts"][0]
     cache = lab_dir() / "bench-models" / str(args.size)
-    specs = [spec for _, _, spec in fleet_model_sets(load_inventory("inventory/lab.py"))]
+    inventory = load_inventory("inventory/lab.py")
+    specs = [spec for _, _, spec in fleet_model_sets(inventory)]  # every host's set
+    first_specs = list(load_settings(inventory.get_host(first["name"])).funasr_models.values())
     hub = StandinHub(size=args.size).start()  # after the inventory: pyinfra patches threads
     try:
-        cached = fetch_models(hub.url, specs, cache)
+        fetch_models(hub.url, specs, cache)
+        cached = fetch_models(hub.url, first_specs, cache)  # what the measured host receives
     finally:
         hub.stop()
     files = [model.directory / entry["path"] for model in cached for entry in model.files]
@@ -114,7 +118,8 @@ def main(argv=None):
         ssh(state, entry, clean)
 
     print(f"Command: `python bench/model_seed.py --size {args.size} --runs {args.runs} "
-          f"--pairs {args.pairs}` ({len(files)} files, {total / 1e9:.2f} GB per host; "
+          f"--pairs {args.pairs}` ({first['name']}'s model set: {len(files)} files, "
+          f"{total / 1e9:.2f} GB; "
           f"medians of {args.pairs} alternating raw/seed pairs)\n")
     print("| measure | value | result |")
     print("|---|---|---|")
