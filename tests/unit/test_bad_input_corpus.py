@@ -1,0 +1,81 @@
+"""
+The bad-input corpus: each broken value is refused by validation (which deploy.py runs
+before any operation, so no host is changed; the lab's bad-input tests show that end to
+end) with a message naming the host, the key, the value, where it came from and the fix.
+"""
+
+import pytest
+
+from funasr_fleet.errors import SettingsError
+from funasr_fleet.settings import check_inventory
+from helpers import make_inventory
+
+CORPUS = [
+    # (key, bad value, fragment of the fix the message must give)
+    ("funasr_port", -1, "must be an integer from 1 to 65535"),
+    ("funasr_port", 70000, "must be an integer from 1 to 65535"),
+    ("funasr_bind_address", "0.0.0.0:10095", "must be an IP address, e.g. 0.0.0.0"),
+    ("funasr_dir", "opt/funasr", "must be an absolute path without '..'"),
+    ("funasr_dir", "/opt/../etc", "must be an absolute path without '..'"),
+    ("funasr_project", "FunASR", "compose project name (lowercase)"),
+    ("funasr_memory_limit", "6GB", "a size like '10m', '512k' or '6g'"),
+    ("funasr_cpus", "two", "a number from 0 to 1024"),
+    ("funasr_restart_policy", "sometimes", "one of 'always', 'unless-stopped', 'on-failure'"),
+    ("funasr_io_threads", 0, "an integer from 1 to 256"),
+    ("funasr_quantize", "yes", "must be True or False"),
+    ("funasr_image_delivery", "scp", "one of 'pull', 'tarball'"),
+    ("funasr_image_registry", "https://registry.example", "a registry host[:port]"),
+    ("funasr_image_repository", "Funasr Repo", "an image repository name"),
+    ("funasr_image_tag", "bad tag", "'' or a Docker image tag"),
+    ("funasr_image_tag", "funasr-runtime-sdk-online-gpu-0.1.12", "funasr_allow_unlisted_tag = True"),
+    ("funasr_profile", "online-gpu", "one of '2pass', 'offline', 'offline-gpu'"),
+    ("funasr_version", "latest", "an image version such as '0.1.13'"),
+    ("funasr_version", "9.9.9", "use a listed version"),
+    ("funasr_tls_cert", "/nonexistent/server.crt", "does not exist on the control node"),
+    ("funasr_tls", "files", "set both to the certificate and key files"),
+    ("funasr_hotwords", ["阿里巴巴 20"], 'write it as {"阿里巴巴": 20}'),
+    ("funasr_hotwords", {"": 10}, "empty hotword phrase; remove the entry"),
+    ("funasr_hotwords", {"阿里巴巴": 101}, "use an integer 1-100"),
+    ("funasr_hotwords", {"阿里巴巴": "high"}, "weights are integers 1-100"),
+    ("funasr_hotwords", {"阿里巴巴": 20, "阿里巴巴 ": 30}, "keep one of them"),
+    ("funasr_models", {"2pass": {"vad": {"id": "iic/x"}}}, "write it as {'id': 'owner/name', 'revision'"),
+    ("funasr_models", {"2pass": {"asr": {"id": "noslash", "revision": "v1"}}}, "is not a ModelScope id"),
+    ("funasr_models", {"2pass": {"speaker": {"id": "iic/x", "revision": "v1"}}}, "known roles: asr"),
+    ("funasr_models", {"2pass": {"lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1"}}},
+     "funasr_profile = 'offline'"),
+    ("funasr_models_endpoint", "ftp://mirror", "an http(s) URL of a ModelScope hub or mirror"),
+    ("docker_repo_url", "download.docker.com", "must be an http(s) URL"),
+    ("docker_repo_key_fingerprint", "9dc858229fc7dd38854ae2d88d81803c0ebfcd88", "40-hex-digit uppercase"),
+    ("docker_source", "snap", "one of 'distro', 'docker-repo'"),
+    ("docker_log_max_file", 0, "an integer from 1 to 100"),
+    ("docker_registry_mirrors", "https://mirror", "a list of strings"),
+    ("docker_data_root", "var/lib/docker", "'' or an absolute path"),
+    ("nvidia_repo_url", "nvidia.github.io", "an http(s) URL"),
+    ("funasr_gpus", "GPU0", "'all', a GPU count from 1 to 64"),
+    ("funasr_instance_per_gpu", True, "set it only for GPU profiles"),
+    ("funasr_canary", "not-a-group!", "a count of first hosts, or a group name"),
+    ("funasr_waves", ["0%"], "a count >= 1 or a percentage like '25%'"),
+    ("funasr_probe_ports", [10095], "a dict {service port: port the control node probes}"),
+    ("funasr_probe_timeout", 0, "a number from 1 to 600"),
+    ("funasr_registry_password_env", "my password", "the NAME of an environment variable"),
+    ("funasr_registry_password_env", "FUNASR_FLEET_CORPUS_UNSET", "export it before running pyinfra"),
+    ("funasr_prot", 10095, "did you mean 'funasr_port'"),
+]
+
+
+@pytest.mark.parametrize("key, value, fix", CORPUS, ids=[f"{i:02d}-{case[0]}" for i, case in enumerate(CORPUS)])
+def test_bad_input_is_refused_naming_host_key_value_and_fix(key, value, fix):
+    with pytest.raises(SettingsError) as error:
+        check_inventory(make_inventory([("good", {}), ("h1", {key: value})]))
+    message = str(error.value)
+    assert message.startswith("invalid host data, nothing was changed on any host (1 problem)")
+    assert f"h1: {key} = {value!r}"[:60] in message
+    assert "(from host h1 in the inventory)" in message
+    assert fix in message
+
+
+def test_the_corpus_covers_at_least_30_cases_and_every_kind_of_input():
+    keys = {key for key, _, _ in CORPUS}
+    assert len(CORPUS) >= 30
+    assert {"funasr_hotwords", "funasr_models", "funasr_image_tag", "funasr_dir", "funasr_tls_cert",
+            "funasr_prot"} <= keys
