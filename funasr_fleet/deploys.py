@@ -263,6 +263,21 @@ def gate_for(settings):
                            probe_timeout=settings.funasr_probe_timeout)
 
 
+def waves(settings, plan):
+    """Yield ``(label, in_wave, go)`` for every wave of ``plan``, on every host.
+
+    Every host carries every wave's operations so that pyinfra runs each wave's gate
+    before the next wave's changes. ``in_wave()`` is true in the host's own wave;
+    ``go()`` also needs that no host has failed so far (changes stop at a failure).
+    Both are for ``_if=``, evaluated when the operation executes.
+    """
+    mine, state = wave_of(plan, settings.host), host.state
+    for wave in host.loop(range(len(plan))):
+        yield (f"Wave {wave + 1}/{len(plan)}",
+               lambda wave=wave: wave == mine,
+               lambda wave=wave: wave == mine and not state.failed_hosts)
+
+
 @deploy("FunASR release")
 def funasr_release(settings, cached_models, plan):
     """
@@ -280,16 +295,8 @@ def funasr_release(settings, cached_models, plan):
     files, config_sha256 = release_files(settings, cached_models)
     release = {"version": settings.funasr_version, "image": settings.image,
                "config_sha256": config_sha256}
-    mine, state, base = wave_of(plan, settings.host), host.state, settings.funasr_dir
-    for wave in host.loop(range(len(plan))):
-        label = f"Wave {wave + 1}/{len(plan)}"
-
-        def in_wave(wave=wave):
-            return wave == mine
-
-        def go(wave=wave):  # changes: this host's wave, and nothing failed so far
-            return wave == mine and not state.failed_hosts
-
+    base = settings.funasr_dir
+    for label, in_wave, go in waves(settings, plan):
         operations.managed_paths(name=f"{label}: FunASR configuration files (previous kept)",
                                  files=files, backup_dir=f"{base}/previous", _if=go)
         operations.compose_up(name=f"{label}: FunASR server running this configuration",
@@ -314,11 +321,7 @@ def funasr_rollback(settings, plan):
     + settings: the host's `Settings`
     + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
     """
-    mine, state = wave_of(plan, settings.host), host.state
-    for wave in host.loop(range(len(plan))):
-        def go(wave=wave):
-            return wave == mine and not state.failed_hosts
-
-        operations.release_rolled_back(name=f"Wave {wave + 1}/{len(plan)}: previous release back",
+    for label, _, go in waves(settings, plan):
+        operations.release_rolled_back(name=f"{label}: previous release back",
                                        gate=gate_for(settings), directory=settings.funasr_dir,
                                        project=settings.funasr_project, _if=go)

@@ -371,11 +371,6 @@ class Settings:
                         probe_url=f"{scheme}://{address}:{probe_port}")
 
     @property
-    def probe_url(self):
-        """The first instance's probe URL."""
-        return self.instances[0].probe_url
-
-    @property
     def registry_password(self):
         """The registry password from the environment variable the data names ('' if none)."""
         if not self.funasr_registry_password_env:
