@@ -12,8 +12,9 @@ probe; a failed gate rolls its host back and no further wave starts. Knobs: grou
 
 from pyinfra import host, inventory, state
 
+from funasr_fleet.balancer import fleet_balancer
 from funasr_fleet.deploys import (announce_plan, funasr_release, funasr_service, gpus_ready,
-                                  install_docker)
+                                  install_docker, load_balancer)
 from funasr_fleet.images import prepare_tarball
 from funasr_fleet.hub import fetch_models
 from funasr_fleet.settings import check_inventory, load_settings
@@ -26,18 +27,26 @@ if host.name == next(candidate.name for candidate in inventory if candidate in s
     check_inventory(inventory)
 settings = load_settings(host)
 plan = inventory_plan(inventory, settings)
+# With a load balancer group (funasr_lb_group), its hosts run nginx in front of the servers.
+balancer = fleet_balancer(inventory, settings)
 # GPU profiles: a working driver and the GPUs funasr_gpus names, checked before any change.
-gpus = gpus_ready(settings)
-announce_plan(settings, gpus, plan)
+gpus = [] if settings.is_balancer else gpus_ready(settings)
+announce_plan(settings, gpus, plan, balancer)
 
-# Control-node inputs, prepared once and checked before any host is touched.
-delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
-            if settings.funasr_image_delivery == "tarball" else None)
-cached_models = fetch_models(settings.funasr_models_endpoint, list(settings.funasr_models.values()),
-                             settings.funasr_models_cache_dir)
+cached_models = ()
+if settings.is_balancer:
+    load_balancer(settings, balancer)
+else:
+    # Control-node inputs, prepared once and checked before any host is touched.
+    delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
+                if settings.funasr_image_delivery == "tarball" else None)
+    cached_models = fetch_models(settings.funasr_models_endpoint,
+                                 list(settings.funasr_models.values()), settings.funasr_models_cache_dir)
 
-gpu_runtime_changed = install_docker(settings)
-# Staged on every host first (models, image), then applied wave by wave, each gated.
-funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password,
-               gpus=gpus, gpu_runtime_changed=gpu_runtime_changed)
-funasr_release(settings, cached_models, plan)
+    gpu_runtime_changed = install_docker(settings)
+    # Staged on every host first (models, image), then applied wave by wave, each gated.
+    funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password,
+                   gpus=gpus, gpu_runtime_changed=gpu_runtime_changed)
+# One call for every host (pyinfra identifies operations by where they are called): the
+# servers change wave by wave; a load balancer drains and takes back each wave's servers.
+funasr_release(settings, cached_models, plan, balancer)

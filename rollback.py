@@ -13,10 +13,12 @@ funasr_version to it in your data before the next deploy.
 
 from pyinfra import host, inventory
 
+from funasr_fleet.balancer import fleet_balancer
 from funasr_fleet.deploys import funasr_rollback
 from funasr_fleet.settings import check_inventory, load_settings
 from funasr_fleet.waves import inventory_plan
 
 check_inventory(inventory)
 settings = load_settings(host)
-funasr_rollback(settings, inventory_plan(inventory, settings))
+# With a load balancer group, each server is drained before its restart and put back after its probe.
+funasr_rollback(settings, inventory_plan(inventory, settings), fleet_balancer(inventory, settings))

@@ -14,6 +14,7 @@ from . import operations
 from .digest import sha256_file, sha256_text
 from .errors import SettingsError
 from .facts import NvidiaGpus
+from .balancer import PACKAGES as BALANCER_PACKAGES
 from .waves import wave_of
 from .probe import TlsPolicy, certificate_sha256
 from .render import render_compose, render_daemon_json, render_hotwords
@@ -101,8 +102,12 @@ def gpus_ready(settings):
     return present
 
 
-def announce_plan(settings, gpus, plan):
+def announce_plan(settings, gpus, plan, balancer=None):
     """Log, per host, what it gets: profile, image, GPUs, wave (visible in ``--dry`` too)."""
+    if balancer and balancer.active:
+        host.log(f"plan: load balancer on port {balancer.port} for {len(balancer.backends)} "
+                 f"{balancer.profile} servers: {', '.join(b.server for b in balancer.backends)}")
+        return
     on_gpus = f", GPUs {settings.funasr_gpus} of {len(gpus)}" if settings.profile.gpu else ""
     host.log(f"plan: {settings.funasr_profile} profile, image {settings.image}{on_gpus}, "
              f"wave {wave_of(plan, settings.host) + 1} of {len(plan)}")
@@ -263,23 +268,94 @@ def gate_for(settings):
                            probe_timeout=settings.funasr_probe_timeout)
 
 
-def waves(settings, plan):
+def failed_hosts():
+    """Callable for execution time: names of the hosts that have failed so far."""
+    state = host.state
+    return lambda: {failed.name for failed in state.failed_hosts}
+
+
+def changed_on(operation, names):
+    """Callable for execution time: those of ``names`` where ``operation`` changed something.
+
+    + operation: what this host's copy of an operation returned; every host registers
+      it at the same place in the deploy, so it has the same hash (pyinfra's op identity)
+      on every host, and each host's outcome is read from pyinfra's state by that hash
+    + names: the host names to look at
+    """
+    state, op_hash = host.state, operation._hash
+
+    def changed():
+        results = {other.name: state.ops.get(other, {}).get(op_hash) for other in state.inventory
+                   if other.name in names}
+        return {name for name, data in results.items()
+                if data and data.operation_meta.is_complete() and data.operation_meta.did_change()}
+    return changed
+
+
+def waves(settings, plan, balancer=None, pending=None):
     """Yield ``(label, in_wave, go)`` for every wave of ``plan``, on every host.
+
+    + settings: this host's `Settings`
+    + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
+    + balancer: the fleet's `funasr_fleet.balancer.Balancer` as this host sees it, or None
+    + pending: with a balancer, ``pending(label, go)`` registers the operation that
+      changes on a host whose servers restart in this wave (`operations.restart_pending`)
 
     Every host carries every wave's operations so that pyinfra runs each wave's gate
     before the next wave's changes. ``in_wave()`` is true in the host's own wave;
     ``go()`` also needs that no host has failed so far (changes stop at a failure).
-    Both are for ``_if=``, evaluated when the operation executes.
+    Both are for ``_if=``, evaluated when the operation executes. With a balancer, each
+    wave's servers that are about to restart are drained before the loop body's
+    operations and put back after them (its health gate), unless their host failed.
     """
     mine, state = wave_of(plan, settings.host), host.state
+    failed = failed_hosts()
     for wave in host.loop(range(len(plan))):
-        yield (f"Wave {wave + 1}/{len(plan)}",
-               lambda wave=wave: wave == mine,
-               lambda wave=wave: wave == mine and not state.failed_hosts)
+        label = f"Wave {wave + 1}/{len(plan)}"
+        go = lambda wave=wave: wave == mine and not state.failed_hosts  # noqa: E731
+        if balancer:
+            restarting = changed_on(pending(label, go), set(plan[wave]))
+            operations.balancer_configured(
+                name=f"{label}: load balancer drains the servers about to restart",
+                balancer=balancer, down=lambda restarting=restarting: restarting() | failed(),
+                drain=True)
+        yield label, lambda wave=wave: wave == mine, go
+        if balancer:
+            operations.balancer_configured(
+                name=f"{label}: load balancer takes the healthy servers back",
+                balancer=balancer, down=failed)
+
+
+@deploy("Load balancer")
+def load_balancer(settings, balancer):
+    """
+    nginx with its stream module from the distribution, configured with every server of
+    the fleet's profile (failed hosts left out), enabled and running.
+
+    + settings: the balancer host's `Settings`
+    + balancer: its active `funasr_fleet.balancer.Balancer`
+    """
+    operations.packages_installed(name="nginx with the stream module", packages=list(BALANCER_PACKAGES))
+    operations.balancer_configured(name=f"Load balancer for {len(balancer.backends)} "
+                                   f"{balancer.profile} servers on port {balancer.port}",
+                                   balancer=balancer, down=failed_hosts())
+    operations.unit_running(name="nginx enabled and running", unit="nginx.service")
+
+
+def release_pending(settings, config_sha256):
+    """``pending`` for `waves`: the host's servers restart in its wave (``config_sha256``
+    None: a rollback, always; else when `operations.compose_up` is about to recreate them)."""
+    services = [] if settings.is_balancer else [instance.service for instance in settings.instances]
+
+    def pending(label, go):
+        return operations.restart_pending(name=f"{label}: servers about to restart",
+                                          project=settings.funasr_project, image=settings.image,
+                                          services=services, config_sha256=config_sha256, _if=go)
+    return pending
 
 
 @deploy("FunASR release")
-def funasr_release(settings, cached_models, plan):
+def funasr_release(settings, cached_models, plan, balancer=None):
     """
     Apply the host's release in its wave: write the configuration (keeping the previous
     release's files), recreate the containers, then the health gate (record or roll back).
@@ -287,16 +363,22 @@ def funasr_release(settings, cached_models, plan):
     + settings: the host's `Settings`
     + cached_models: the host's `CachedModel` items (their digests are in the config)
     + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
+    + balancer: the fleet's `Balancer` as this host sees it (None: no load balancer)
 
     Every host carries every wave's operations, so each wave's gate runs before the
     next wave's changes on any host; a host changes only in its own wave, and only while
-    no host has failed (a failed gate rolls its host back and stops the rollout).
+    no host has failed (a failed gate rolls its host back and stops the rollout). A load
+    balancer host carries only the drain and take-back operations.
     """
-    files, config_sha256 = release_files(settings, cached_models)
+    files, config_sha256 = ((), None) if settings.is_balancer else release_files(settings, cached_models)
     release = {"version": settings.funasr_version, "image": settings.image,
                "config_sha256": config_sha256}
     base = settings.funasr_dir
-    for label, in_wave, go in waves(settings, plan):
+    # One loop (one call site) for every host: pyinfra identifies an operation by where it
+    # is called, and the balancer's copies must be the servers' copies.
+    for label, in_wave, go in waves(settings, plan, balancer, release_pending(settings, config_sha256)):
+        if settings.is_balancer:
+            continue
         operations.managed_paths(name=f"{label}: FunASR configuration files (previous kept)",
                                  files=files, backup_dir=f"{base}/previous", _if=go)
         operations.compose_up(name=f"{label}: FunASR server running this configuration",
@@ -314,14 +396,16 @@ def _read(path):
 
 
 @deploy("FunASR rollback")
-def funasr_rollback(settings, plan):
+def funasr_rollback(settings, plan, balancer=None):
     """
     Roll the host back to its previous release in its wave, gated like a release.
 
     + settings: the host's `Settings`
     + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
+    + balancer: the fleet's `Balancer` as this host sees it (None: no load balancer)
     """
-    for label, _, go in waves(settings, plan):
-        operations.release_rolled_back(name=f"{label}: previous release back",
-                                       gate=gate_for(settings), directory=settings.funasr_dir,
-                                       project=settings.funasr_project, _if=go)
+    for label, _, go in waves(settings, plan, balancer, release_pending(settings, None)):
+        if not settings.is_balancer:
+            operations.release_rolled_back(name=f"{label}: previous release back",
+                                           gate=gate_for(settings), directory=settings.funasr_dir,
+                                           project=settings.funasr_project, _if=go)

@@ -73,7 +73,7 @@ def instance_status(settings, instance, record):
         "groups": sorted(group for group in settings.groups),
         "instance": instance.service,
         "profile": settings.funasr_profile,
-        "version": current.get("version"),
+        "version": "balancer" if settings.is_balancer else current.get("version"),
         "wanted_version": settings.funasr_version,
         "previous_version": (record.get("previous") or {}).get("version"),
         "models": [f"{spec.id}@{spec.revision}" for _, spec in sorted(settings.funasr_models.items())],
@@ -103,7 +103,7 @@ def format_table(rows):
         health = "healthy" if row["healthy"] else f"UNHEALTHY ({row['error']})"
         latency = f"{row['latency_s']:.2f}s" if row["latency_s"] is not None else "-"
         version = row["version"] or "?"
-        if row["version"] != row["wanted_version"]:
+        if row["version"] not in (row["wanted_version"], "balancer"):
             version += f" (data: {row['wanted_version']})"
         lines.append((row["host"], ",".join(row["groups"]), row["instance"], row["profile"], version,
                       str(len(row["models"])), row["url"], health, latency))

@@ -9,6 +9,7 @@ converged host costs one remote command per operation.
 import datetime
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -17,6 +18,7 @@ from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString, RsyncCommand
 from pyinfra.connectors.util import make_unix_command_for_host
 
+from .balancer import CONFIG_PATH as BALANCER_CONFIG
 from .digest import sha256_bytes
 from .facts import (
     ComposeContainers,
@@ -32,6 +34,7 @@ from .facts import (
 )
 from .models import MANIFEST, transfer_tree
 from .probe import wait_until_healthy
+from .render import render_balancer
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 
@@ -402,18 +405,121 @@ def compose_up(project_dir, project, config_sha256, image, services=("funasr",))
         compose_up(project_dir="/opt/funasr", project="funasr", config_sha256=digest,
                    image="funasr_repo/funasr:funasr-runtime-sdk-online-cpu-0.1.13")
     """
-    project_state = host.get_fact(ComposeProject, project=project, image=image)
+    if _runs_release(host.get_fact(ComposeProject, project=project, image=image),
+                     config_sha256, services):
+        return
+    yield StringCommand("docker", "compose", "--project-directory", QuoteString(project_dir),
+                        "--project-name", QuoteString(project), "-f",
+                        QuoteString(f"{project_dir}/compose.yaml"), "up", "-d", "--remove-orphans")
+
+
+def _runs_release(project_state, config_sha256, services):
+    """Whether a `ComposeProject` fact shows exactly ``services`` running ``config_sha256``
+    from the image ID the tag names now."""
     containers = project_state["containers"]
     running = sorted(container["labels"].get("com.docker.compose.service", "")
                      for container in containers
                      if container["status"] == "running"
                      and container["labels"].get("io.funasr-fleet.config-sha256") == config_sha256
                      and container["image_id"] == project_state["image_id"])
-    if running == sorted(services) and len(containers) == len(services):
+    return running == sorted(services) and len(containers) == len(services)
+
+
+@operation()
+def restart_pending(project, image, services, config_sha256=None):
+    """
+    Report a change when this host's servers are about to be (re)created, so a load
+    balancer can drain them first; changes nothing itself.
+
+    + project: compose project name
+    + image: the services' image reference
+    + services: the compose services of the release (none: nothing to restart, e.g. on a
+      load balancer host)
+    + config_sha256: the release's config digest (`compose_up` recreates unless the
+      containers run it); None: the servers restart regardless (a rollback)
+
+    **Example:**
+
+    .. code:: python
+
+        pending = restart_pending(project="funasr", image=image, services=["funasr"],
+                                  config_sha256=digest)
+        balancer_configured(balancer=balancer, down=changed_on(pending, wave_hosts), drain=True)
+    """
+    if not services:
         return
-    yield StringCommand("docker", "compose", "--project-directory", QuoteString(project_dir),
-                        "--project-name", QuoteString(project), "-f",
-                        QuoteString(f"{project_dir}/compose.yaml"), "up", "-d", "--remove-orphans")
+    if config_sha256 is not None and _runs_release(
+            host.get_fact(ComposeProject, project=project, image=image), config_sha256, services):
+        return
+    yield FunctionCommand(_say, (f"servers restart next: {', '.join(services)}",), {})
+
+
+def _say(state, host, message):
+    host.log(message)
+    return True
+
+
+@operation()
+def balancer_configured(balancer, down=(), drain=False):
+    """
+    Write the load balancer's nginx stream configuration and reload nginx when it changed.
+
+    + balancer: a `funasr_fleet.balancer.Balancer` (not ``active``: nothing to do here)
+    + down: host names whose servers take no new sessions, or a callable returning them
+      (evaluated when the operation runs, e.g. from other hosts' results)
+    + drain: after the reload, wait until nginx's old workers, which carry the sessions
+      begun before it, have exited (at most ``balancer.drain_timeout`` seconds): then no
+      session uses a server that was just marked down
+
+    The configuration is checked with ``nginx -t`` in place; a failed check restores the
+    previous file and fails the host before nginx reloads.
+
+    **Example:**
+
+    .. code:: python
+
+        balancer_configured(name="Drain wave 1", balancer=balancer, down={"asr-2"}, drain=True)
+    """
+    if not balancer.active:
+        return
+    down = set(down() if callable(down) else down)
+    text = render_balancer(host.name, balancer, down).encode("utf-8")
+    if (host.get_fact(PathStates, paths=[BALANCER_CONFIG]).get(BALANCER_CONFIG) or {}).get(
+            "sha256") == sha256_bytes(text):
+        return
+    new, kept = QuoteString(f"{BALANCER_CONFIG}.funasr-fleet-new"), QuoteString(f"{BALANCER_CONFIG}.previous")
+    config = QuoteString(BALANCER_CONFIG)
+    yield FileUploadCommand(BytesIO(text), f"{BALANCER_CONFIG}.funasr-fleet-new")
+    yield StringCommand(
+        "{", "[", "!", "-f", config, "]", "||", "cp", "-p", config, kept, ";", "}", "&&",
+        "chmod", "644", new, "&&", "mv", "-f", new, config, "&&",
+        "{", "nginx", "-t", "-q", "||", "{", "[", "-f", kept, "]", "&&", "mv", "-f", kept, config,
+        "||", "rm", "-f", config, ";", "echo", "'nginx -t refused the new configuration; the "
+        "previous one is back'", ">&2", ";", "exit", "1", ";", "}", ";", "}")
+    yield FunctionCommand(_nginx_reloaded, (balancer.drain_timeout if drain else 0, sorted(down)), {})
+
+
+def _nginx_reloaded(state, host, drain_timeout, down):
+    """FunctionCommand body: reload nginx (start it if stopped); with ``drain_timeout``,
+    wait until the workers that ran before the reload have exited."""
+    _, output = host.run_shell_command(StringCommand("pgrep", "-f", "'^nginx: worker process'", "||", "true"))
+    old = [pid for pid in output.stdout_lines if pid.strip().isdigit()]
+    done, output = host.run_shell_command(StringCommand("systemctl", "reload-or-restart", "nginx"))
+    if not done:
+        host.log_styled(f"nginx reload failed: {' '.join(output.stderr_lines)[-300:]}", fg="red")
+        return False
+    if not drain_timeout or not old:
+        return True
+    deadline = time.monotonic() + drain_timeout + 5
+    while time.monotonic() < deadline:
+        _, output = host.run_shell_command(StringCommand("ps", "-o", "pid=", "-p", ",".join(old), "||", "true"))
+        if not [line for line in output.stdout_lines if line.strip()]:
+            host.log(f"drained: {', '.join(down) or 'no server'} (sessions begun before finished)")
+            return True
+        time.sleep(0.5)
+    host.log_styled(f"drain of {', '.join(down)} timed out after {drain_timeout:g}s: sessions still "
+                    "open on them are cut by the restart", fg="yellow")
+    return True
 
 
 @operation()

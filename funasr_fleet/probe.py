@@ -118,7 +118,7 @@ def pcm_frames(pcm):
 
 
 def probe(url, *, mode="2pass", timeout=15.0, connect_timeout=5.0, tls=TlsPolicy(),
-          sample=DEFAULT_SAMPLE):
+          sample=DEFAULT_SAMPLE, realtime=False):
     """Probe a FunASR server once; never raises for server faults, returns `ProbeResult`.
 
     + url: ``ws://HOST:PORT`` or ``wss://HOST:PORT``
@@ -127,6 +127,8 @@ def probe(url, *, mode="2pass", timeout=15.0, connect_timeout=5.0, tls=TlsPolicy
     + connect_timeout: seconds for TCP connect and for the WebSocket handshake each
     + tls: a `TlsPolicy` for wss
     + sample: 16 kHz mono 16-bit WAV with speech
+    + realtime: send the audio at its own pace, as a microphone would (the session then
+      lasts as long as the sample), instead of as fast as possible
 
     **Example:**
 
@@ -148,7 +150,7 @@ def probe(url, *, mode="2pass", timeout=15.0, connect_timeout=5.0, tls=TlsPolicy
                 result.stage = "tls-pin"
                 _check_pin(websocket, tls.pin_sha256)
             result.stage = "send"
-            _send_utterance(websocket, mode, pcm)
+            _send_utterance(websocket, mode, pcm, realtime)
             ended = time.monotonic()
             result.stage = "result"
             final = _wait_final(websocket, timeout, result.messages)
@@ -229,10 +231,12 @@ def _check_pin(websocket, pin):
         raise ProbeFailure("tls-pin", f"server certificate sha256 {actual} is not the pinned {expected}")
 
 
-def _send_utterance(websocket, mode, pcm):
+def _send_utterance(websocket, mode, pcm, realtime=False):
     websocket.send(first_message(mode))
     for frame in pcm_frames(pcm):
         websocket.send(frame)
+        if realtime:
+            time.sleep(len(frame) / (SAMPLE_RATE * 2))
     websocket.send(json.dumps({"is_speaking": False}))
 
 
@@ -265,11 +269,13 @@ def main(argv):
     parser.add_argument("--insecure", action="store_true", help="accept any certificate (wss)")
     parser.add_argument("--cafile", help="trust this CA bundle or certificate (wss)")
     parser.add_argument("--pin-sha256", help="require this leaf certificate sha256 (wss)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="send the audio at its own pace, like a microphone")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     tls = TlsPolicy(verify=not args.insecure, cafile=args.cafile, pin_sha256=args.pin_sha256)
     result = probe(args.url, mode=args.mode, timeout=args.timeout,
-                   connect_timeout=args.connect_timeout, tls=tls)
+                   connect_timeout=args.connect_timeout, tls=tls, realtime=args.realtime)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     elif result.ok:

@@ -194,3 +194,27 @@ def render_daemon_json(settings, templates_dir=TEMPLATES_DIR):
             f"template {templates_dir / 'daemon.json.j2'} rendered invalid JSON: {error}",
         ) from error
     return text
+
+
+def balancer_context(host, balancer, down):
+    """Template context of the load balancer's nginx stream configuration."""
+    return {"host": host, "profile": balancer.profile, "port": balancer.port,
+            "drain_timeout": int(balancer.drain_timeout),
+            "servers": [{"host": backend.host, "address": backend.server,
+                         "down": backend.host in down} for backend in balancer.backends]}
+
+
+def render_balancer(host, balancer, down=(), templates_dir=TEMPLATES_DIR):
+    """nginx stream configuration of ``balancer`` with the servers of hosts ``down`` drained.
+
+    + host: the balancer host's name (for the header)
+    + balancer: a `funasr_fleet.balancer.Balancer`
+    + down: names of hosts whose servers take no new sessions
+
+    **Example:**
+
+    .. code:: python
+
+        render_balancer("lb-1", balancer, down={"asr-2"})
+    """
+    return render_template("nginx-stream.conf.j2", balancer_context(host, balancer, down), templates_dir)

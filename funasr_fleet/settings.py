@@ -245,6 +245,11 @@ KNOBS = {
     # Rollout (fleet-wide: every host must agree)
     "funasr_canary": _canary,
     "funasr_waves": _waves,
+    # Load balancer (zero-downtime rollouts)
+    "funasr_lb_group": _text(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", "an inventory group name"),
+    "funasr_lb_port": _integer(1, 65535),
+    "funasr_lb_backend_address": _text(r"[A-Za-z0-9_.:\[\]-]*", "a host name or address, or '' for the SSH host"),
+    "funasr_lb_drain_timeout": _number(1, 3600),
     # Health gate
     "funasr_probe_address": _text(r"\S*", "a host name or address, or '' for the SSH host"),
     "funasr_probe_ports": _port_map,
@@ -254,10 +259,11 @@ KNOBS = {
 
 LAYERED = ("funasr_models", "funasr_hotwords")
 # Knobs that describe the whole fleet, not a host: every host must have the same value.
-FLEET_WIDE = ("funasr_canary", "funasr_waves")
+FLEET_WIDE = ("funasr_canary", "funasr_waves", "funasr_lb_group")
 
 
 SERVICE = "funasr"
+BALANCER = "balancer"
 
 
 @dataclass(frozen=True)
@@ -330,12 +336,26 @@ class Settings:
     funasr_hotwords: dict
     funasr_canary: object
     funasr_waves: tuple
+    funasr_lb_group: str
+    funasr_lb_port: int
+    funasr_lb_backend_address: str
+    funasr_lb_drain_timeout: float
     funasr_probe_address: str
     funasr_probe_ports: dict
     funasr_probe_timeout: float
     funasr_start_timeout: float
     ssh_hostname: str
     groups: tuple = ()
+
+    @property
+    def is_balancer(self):
+        """This host runs the fleet's TCP load balancer (it is in ``funasr_lb_group``), not a server."""
+        return self.funasr_lb_group in self.groups
+
+    @property
+    def balancer_address(self):
+        """Where a load balancer reaches this host's servers."""
+        return self.funasr_lb_backend_address or self.ssh_hostname
 
     @property
     def profile(self):
@@ -353,7 +373,10 @@ class Settings:
 
     @property
     def instances(self):
-        """The server instances of this host: one, or one per GPU (`Instance` items)."""
+        """The server instances of this host: one, or one per GPU (`Instance` items); on
+        a load balancer host, the balancer's listener (service ``balancer``)."""
+        if self.is_balancer:
+            return (self._instance(BALANCER, self.funasr_lb_port, None),)
         if not self.funasr_instance_per_gpu:
             gpus = self.funasr_gpus if self.profile.gpu else None
             return (self._instance(SERVICE, self.funasr_port, gpus),)

@@ -55,14 +55,15 @@ def plan_waves(hosts, canary, waves, groups=None):
 
 
 def wave_of(plan, name):
-    """Index of the wave ``name`` is in."""
-    return next(index for index, wave in enumerate(plan) if name in wave)
+    """Index of the wave ``name`` is in (None: not in the plan, e.g. a load balancer)."""
+    return next((index for index, wave in enumerate(plan) if name in wave), None)
 
 
 def inventory_plan(inventory, settings):
-    """The wave plan of a pyinfra inventory, from one host's `Settings` (the knobs are
-    fleet-wide: `funasr_fleet.settings.check_inventory` makes every host agree)."""
-    names = [host.name for host in inventory]
+    """The wave plan of a pyinfra inventory's servers (load balancers have no wave), from
+    one host's `Settings` (the knobs are fleet-wide: `funasr_fleet.settings.check_inventory`
+    makes every host agree)."""
+    names = [host.name for host in inventory if settings.funasr_lb_group not in host.groups]
     groups = {group: {host.name for host in inventory.get_group(group)}
               for group in inventory.groups}
     return plan_waves(names, settings.funasr_canary, settings.funasr_waves, groups)

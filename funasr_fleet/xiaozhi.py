@@ -3,6 +3,8 @@ The ASR section of xiaozhi-esp32-server's ``data/.config.yaml`` for a fleet host
 
     python -m funasr_fleet xiaozhi-config inventory/prod.py [--host asr-cpu-1.example.internal]
 
+With a load balancer group in the inventory, the default target is its first host.
+
 xiaozhi-esp32-server's ``fun_server`` ASR provider speaks FunASR's WebSocket protocol; it
 needs the host, port and whether to use TLS. The address is the one the control node
 probes (``funasr_probe_address``/``funasr_probe_ports``, else the SSH host and the port).
@@ -41,7 +43,8 @@ def main(argv):
     parser = argparse.ArgumentParser(prog="python -m funasr_fleet xiaozhi-config",
                                      description="Print xiaozhi-esp32-server's ASR section.")
     parser.add_argument("inventory")
-    parser.add_argument("--host", help="inventory host to point at (default: the first)")
+    parser.add_argument("--host", help="inventory host to point at (default: the load balancer, "
+                        "else the first host)")
     args = parser.parse_args(argv)
     inventory = load_inventory(args.inventory)
     try:
@@ -50,12 +53,14 @@ def main(argv):
         print(error, file=sys.stderr)
         return 2
     names = [host.name for host in inventory]
-    name = args.host or names[0]
+    balancers = [host.name for host in inventory if load_settings(host).is_balancer]
+    name = args.host or (balancers or names)[0]
     if name not in names:
         print(f"--host {name}: not in {args.inventory} (hosts: {', '.join(names)})", file=sys.stderr)
         return 2
     settings = load_settings(inventory.get_host(name))
-    print(f"# xiaozhi-esp32-server data/.config.yaml: ASR via funasr-fleet host {name} "
+    role = "load balancer" if settings.is_balancer else "host"
+    print(f"# xiaozhi-esp32-server data/.config.yaml: ASR via funasr-fleet {role} {name} "
           f"({settings.funasr_profile} profile)")
     print(yaml.safe_dump(asr_config(settings), sort_keys=False, allow_unicode=True), end="")
     return 0

@@ -156,6 +156,21 @@ funasr_canary = 1
 # the last size repeating, e.g. [1, 5, "25%"].
 funasr_waves = ["50%"]
 
+# ---------------------------------------------------------------- Load balancer (optional)
+# Hosts in this inventory group run a TCP load balancer (nginx stream, from the
+# distribution) instead of a FunASR server; no such group, no load balancer. It fronts the
+# servers whose funasr_profile equals its own (set funasr_profile for the group). During
+# a rollout each server about to restart is drained first (taken out, sessions in flight
+# allowed to finish) and put back after its health probe passes. Fleet-wide.
+funasr_lb_group = "lb"
+# Port the load balancer listens on (clients, e.g. xiaozhi-esp32-server, connect here).
+funasr_lb_port = 10095
+# On a server host: the address the load balancer uses to reach it ("" = the SSH host).
+funasr_lb_backend_address = ""
+# Seconds a drained server's sessions may take to finish before it is restarted anyway
+# (also nginx's worker_shutdown_timeout on the load balancer).
+funasr_lb_drain_timeout = 60
+
 # ---------------------------------------------------------------- Health gate
 # Where the control node reaches the service for the probe: the address ("" = the SSH
 # host) and, where ports are forwarded (NAT, the lab), {service port: port to probe}.

@@ -2,7 +2,8 @@
 The local lab's hosts (python -m funasr_fleet.lab up), read from the lab's state file.
 
 Every host is in group ``lab`` (this file's name, so group_data/lab.py applies) and in
-the group the lab gave it (``cpu``, or ``gpu`` for a SIMULATED GPU host). SSH and the
+the group the lab gave it (``cpu``, ``gpu`` for a SIMULATED GPU host, ``lb`` for a load
+balancer). SSH and the
 service are reached on 127.0.0.1.
 """
 
@@ -28,6 +29,8 @@ def _host(entry):
         "funasr_image_cache_dir": str(lab_dir() / "images"),
         "funasr_models_cache_dir": str(lab_dir() / "models"),
         "funasr_models_endpoint": _state["hub"]["url"],
+        # A load balancer host reaches the servers over the lab's Docker network.
+        "funasr_lb_backend_address": entry["container"],
         # Simulated GPU hosts: NVIDIA's repo stands in inside the host (file://), signed
         # by the lab's key (funasr_fleet/lab/simulated_gpu.py).
         **({"nvidia_repo_url": _state["gpu"]["repo_url"],
@@ -43,3 +46,4 @@ def _group(name):
 
 cpu = _group("cpu")
 gpu = _group("gpu")
+lb = _group("lb")  # present when the lab has load balancer hosts (lab up --lb-hosts 1)

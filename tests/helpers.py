@@ -31,6 +31,7 @@ class FakeHost:
         self.facts = facts
         self.connector = connector
         self.fact_calls = []
+        self.name = "fake-host"
         self.state = type("FakeState", (), {"is_executing": executing, "failed_hosts": set()})()
         self.logs = []
 

@@ -1,7 +1,7 @@
 """
 The local lab (like Molecule's platforms): real SSH hosts for the real deploy.
 
-    python -m funasr_fleet.lab up [--hosts N] [--gpu-hosts M] [--fresh]   # build/start, write state.json
+    python -m funasr_fleet.lab up [--hosts N] [--gpu-hosts M] [--lb-hosts L] [--fresh]
     python -m funasr_fleet.lab status [--json]
     python -m funasr_fleet.lab down [--purge]
 """
@@ -28,11 +28,16 @@ def ssh_key(directory):
     return key
 
 
-def host_groups(count, gpu_count):
-    """``{index: [group]}``: the last ``gpu_count`` hosts are (simulated) GPU hosts."""
+def host_groups(count, gpu_count, lb_count=0):
+    """``{index: [group]}``: of ``count`` server hosts the last ``gpu_count`` are (simulated)
+    GPU hosts; ``lb_count`` load balancer hosts (group lb) follow them."""
     if not 0 <= gpu_count <= count:
         raise LabError(f"--gpu-hosts {gpu_count} must be between 0 and --hosts {count}")
-    return {index: ["gpu"] if index > count - gpu_count else ["cpu"] for index in range(1, count + 1)}
+    if lb_count < 0:
+        raise LabError(f"--lb-hosts {lb_count} must be 0 or more")
+    groups = {index: ["gpu"] if index > count - gpu_count else ["cpu"] for index in range(1, count + 1)}
+    groups.update({index: ["lb"] for index in range(count + 1, count + lb_count + 1)})
+    return groups
 
 
 def previous_groups():
@@ -43,10 +48,11 @@ def previous_groups():
         return {}
 
 
-def up(count, fresh, gpu_count=1):
-    """Build images, start ``count`` hosts (the last ``gpu_count`` with a SIMULATED GPU),
-    keeping running ones unless ``fresh``, and write the state."""
-    groups = host_groups(count, gpu_count)
+def up(count, fresh, gpu_count=1, lb_count=0):
+    """Build images, start ``count`` server hosts (the last ``gpu_count`` with a SIMULATED
+    GPU) and ``lb_count`` load balancer hosts, keeping running ones unless ``fresh``, and
+    write the state."""
+    groups = host_groups(count, gpu_count, lb_count)
     directory = lab_dir()
     directory.mkdir(parents=True, exist_ok=True)
     ensure_engine(directory)
@@ -58,7 +64,7 @@ def up(count, fresh, gpu_count=1):
     hosts.ensure_network()
     existing = hosts.existing_hosts()
     before = previous_groups()
-    wanted = {hosts.container_name(i): groups[i] for i in range(1, count + 1)}
+    wanted = {hosts.container_name(i): groups[i] for i in groups}
     for container in existing:
         if fresh or container not in wanted or before.get(container) != wanted[container]:
             hosts.remove_host(container)
@@ -70,7 +76,7 @@ def up(count, fresh, gpu_count=1):
     existing = {} if fresh else hosts.existing_hosts()
     public_key = (directory / "id_ed25519.pub").read_text()
     entries = []
-    for index in range(1, count + 1):
+    for index in groups:
         container = hosts.container_name(index)
         if container not in existing:
             hosts.start_host(index, names["host"], public_key)
@@ -89,7 +95,8 @@ def up(count, fresh, gpu_count=1):
     save_state({"version": STATE_VERSION, "ssh_key": str(key), "known_hosts": str(known_hosts),
                 "network": hosts.NETWORK, "hosts": entries, "images": names, "hub": hub,
                 "gpu": {"repo_url": simulated_gpu.REPO_URL, "key_fingerprint": fingerprint}})
-    print(f"lab up: {count} hosts ({gpu_count} with a SIMULATED GPU) in "
+    print(f"lab up: {count} server hosts ({gpu_count} with a SIMULATED GPU), {lb_count} load "
+          f"balancer{'s' if lb_count != 1 else ''} in "
           f"{time.monotonic() - started:.1f}s; state in {state_path()}")
 
 
@@ -132,6 +139,8 @@ def main(argv=None):
     up_parser.add_argument("--hosts", type=int, default=3)
     up_parser.add_argument("--gpu-hosts", type=int, default=1,
                            help="how many of the hosts (the last ones) get a SIMULATED GPU")
+    up_parser.add_argument("--lb-hosts", type=int, default=0,
+                           help="load balancer hosts (group lb) after the server hosts")
     up_parser.add_argument("--fresh", action="store_true",
                            help="recreate every host and empty the lab's model cache")
     status_parser = commands.add_parser("status", help="list the hosts")
@@ -141,7 +150,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            up(args.hosts, args.fresh, args.gpu_hosts)
+            up(args.hosts, args.fresh, args.gpu_hosts, args.lb_hosts)
         elif args.command == "status":
             status(args.json)
         else:

@@ -1,9 +1,10 @@
 """
 Lab fixtures: the Molecule-like scenario (converge, idempotence, verify) on real SSH hosts.
 
-The lab is `python -m funasr_fleet.lab up --hosts 4`: Debian trixie systemd containers on
-the local Docker engine, reached on 127.0.0.1 only; lab-1 to lab-3 are CPU hosts, lab-4
-has a SIMULATED GPU (group gpu). These tests need root and Docker
+The lab is `python -m funasr_fleet.lab up --hosts 4 --lb-hosts 1`: Debian trixie systemd
+containers on the local Docker engine, reached on 127.0.0.1 only; lab-1 to lab-3 are CPU
+hosts, lab-4 has a SIMULATED GPU (group gpu), lab-5 is the load balancer (group lb).
+``Lab.hosts`` are the server hosts; ``Lab.balancers`` the load balancers. These tests need root and Docker
 (the lab starts dockerd itself when it is missing).
 """
 
@@ -19,6 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
 LAB_HOSTS = 4  # lab-1..3: CPU; lab-4: SIMULATED GPU
+LAB_BALANCERS = 1  # lab-5: the load balancer (group lb) in front of lab-1..3
 
 pytestmark = pytest.mark.lab
 
@@ -28,7 +30,8 @@ class Lab:
 
     def __init__(self, state):
         self.state = state
-        self.hosts = [entry["name"] for entry in state["hosts"]]
+        self.hosts = [entry["name"] for entry in state["hosts"] if "lb" not in entry["groups"]]
+        self.balancers = [entry["name"] for entry in state["hosts"] if "lb" in entry["groups"]]
         self.host_data_file = Path(state["ssh_key"]).parent / "host_data.json"
 
     def entry(self, name):
@@ -87,7 +90,7 @@ def grand_total(output):
 @pytest.fixture(scope="session")
 def lab():
     subprocess.run([sys.executable, "-m", "funasr_fleet.lab", "up", "--hosts", str(LAB_HOSTS),
-                    "--fresh"], cwd=REPO, check=True, timeout=1800)
+                    "--lb-hosts", str(LAB_BALANCERS), "--fresh"], cwd=REPO, check=True, timeout=1800)
     from funasr_fleet.lab.state import load_state
 
     lab = Lab(load_state())

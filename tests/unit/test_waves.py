@@ -79,3 +79,57 @@ def test_each_wave_gate_runs_before_the_next_wave_changes_any_host():
             assert op_hash in state.ops[host]  # on every host
             applies = state.ops[host][op_hash].global_arguments["_if"]()
             assert applies == (waves[host.name] == wave), (name, host.name)
+
+
+def release_order(inventory, release, monkeypatch):
+    """Register ``release(settings, plan, balancer)`` on every host as the pyinfra CLI does
+    (operations identified by where they are called); the global op order as
+    ``(op name without the deploy prefix, op hash)`` pairs, and pyinfra's state."""
+    import pyinfra
+    from pyinfra.api import Config, State
+    from pyinfra.context import ctx_host, ctx_state
+
+    from funasr_fleet.balancer import fleet_balancer
+    from funasr_fleet.settings import load_settings
+
+    from pyinfra.api.state import StateStage
+
+    monkeypatch.setattr(pyinfra, "is_cli", True)
+    state = State(check_for_changes=False)
+    state.init(inventory, Config())
+    state.set_stage(StateStage.Prepare)
+    with ctx_state.use(state):
+        for host in inventory:
+            with ctx_host.use(host):
+                settings = load_settings(host)
+                release(settings, inventory_plan(inventory, settings), fleet_balancer(inventory, settings))
+    order = [(state.get_op_meta(op_hash).names.pop().split(" | ", 1)[1], op_hash)
+             for op_hash in state.get_op_order()]
+    return order, state
+
+
+def test_with_a_load_balancer_each_wave_is_drained_before_it_changes_and_taken_back_after_its_gate(
+        monkeypatch):
+    from funasr_fleet.deploys import funasr_release
+
+    inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "lb1")],
+                               groups={"lb": (["lb1"], {})})
+    order, state = release_order(inventory, lambda settings, plan, balancer: funasr_release(
+        settings, [], plan, balancer), monkeypatch)
+    assert [name for name, _ in order] == [f"Wave {w}/3: {step}" for w in (1, 2, 3) for step in (
+        "servers about to restart", "load balancer drains the servers about to restart",
+        "FunASR configuration files (previous kept)", "FunASR server running this configuration",
+        "health gate (real utterance)", "load balancer takes the healthy servers back")]
+    for name, op_hash in order:
+        on = {host.name for host in inventory if op_hash in state.ops[host]}
+        # the balancer's operations and the restart check are on every host (so every
+        # host's chain orders them); the server's own operations are not on the balancer
+        assert on == ({"a", "b", "c", "lb1"} if "restart" in name or "load balancer" in name
+                      else {"a", "b", "c"}), name
+
+
+def test_the_balancer_is_not_in_any_wave():
+    from funasr_fleet.settings import load_settings
+
+    inventory = make_inventory([(name, {}) for name in ("a", "b", "lb1")], groups={"lb": (["lb1"], {})})
+    assert inventory_plan(inventory, load_settings(inventory.get_host("lb1"))) == [["a"], ["b"]]

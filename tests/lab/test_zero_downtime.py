@@ -1,0 +1,81 @@
+"""
+Zero-downtime upgrades through the lab's load balancer (lab-5, nginx stream in front of the
+2pass servers lab-1..3): clients stream speech at microphone pace through it, back to back,
+during a whole upgrade, and no session fails.
+"""
+
+import threading
+import time
+
+import pytest
+
+from funasr_fleet.probe import probe
+
+pytestmark = pytest.mark.lab
+
+V1, V2 = "0.1.10", "0.1.11"
+CLIENTS = 2
+
+
+def cpu_hosts(lab):
+    return [name for name in lab.hosts if not lab.is_gpu(name)]
+
+
+def set_version(lab, version):
+    lab.set_host_data({name: {"funasr_version": version} for name in cpu_hosts(lab)})
+
+
+def stream_until(stop, url, sessions):
+    """One client: realtime sessions back to back until ``stop``; each appended as
+    ``(started, ended, ok, error)`` (time.time())."""
+    while not stop.is_set():
+        started = time.time()
+        result = probe(url, mode="2pass", realtime=True, timeout=10)
+        sessions.append((started, time.time(), result.ok, None if result.ok else
+                         f"{result.stage}: {result.error}"))
+
+
+@pytest.fixture
+def fronted_lab(lab):
+    set_version(lab, V1)
+    assert lab.deploy().returncode == 0
+    yield lab
+    lab.set_host_data({})
+    assert lab.deploy().returncode == 0  # back to the lab's default release
+
+
+def test_a_client_streaming_through_the_balancer_sees_no_failed_session_during_an_upgrade(fronted_lab):
+    lab = fronted_lab
+    balancer = lab.balancers[0]
+    url = f"ws://127.0.0.1:{lab.entry(balancer)['service_ports']['10095']}"
+    before = {name: lab.container(name)["State"]["StartedAt"] for name in cpu_hosts(lab)}
+    stop, clients = threading.Event(), []
+    for _ in range(CLIENTS):
+        sessions = []
+        thread = threading.Thread(target=stream_until, args=(stop, url, sessions), daemon=True)
+        thread.start()
+        clients.append((thread, sessions))
+    time.sleep(4)  # sessions in flight before the upgrade starts
+    set_version(lab, V2)
+    began = time.time()
+    result = lab.deploy()
+    finished = time.time()
+    time.sleep(4)
+    stop.set()
+    for thread, _ in clients:
+        thread.join(timeout=30)
+    assert result.returncode == 0, result.output[-4000:]
+    # The upgrade happened: every server restarted on v2, drained first, wave by wave.
+    for name in cpu_hosts(lab):
+        container = lab.container(name)
+        assert container["Config"]["Image"].endswith(V2) and container["State"]["StartedAt"] != before[name]
+    # The clients streamed the whole time, and not one session failed.
+    every = [session for _, sessions in clients for session in sessions]
+    failures = [session for session in every if not session[2]]
+    assert failures == [], failures
+    for _, sessions in clients:
+        assert sessions[0][0] < began and sessions[-1][1] > finished
+        gaps = [nxt[0] - prev[1] for prev, nxt in zip(sessions, sessions[1:])]
+        assert max(gaps) < 1.0, gaps  # back to back: no pause in which a failure could hide
+    assert f"[{balancer}] drained: lab-1 (sessions begun before finished)" in result.output
+    assert f"[{balancer}] drained: lab-2, lab-3 (sessions begun before finished)" in result.output
