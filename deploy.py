@@ -13,7 +13,7 @@ probe; a failed gate rolls its host back and no further wave starts. Knobs: grou
 from pyinfra import host, inventory, state
 
 from funasr_fleet.deploys import (announce_plan, funasr_release, funasr_service, gpus_ready,
-                                  install_docker)
+                                  install_docker, server_certificate)
 from funasr_fleet.images import prepare_tarball
 from funasr_fleet.hub import fetch_models
 from funasr_fleet.settings import check_inventory, load_settings
@@ -35,9 +35,11 @@ delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
             if settings.funasr_image_delivery == "tarball" else None)
 cached_models = fetch_models(settings.funasr_models_endpoint, list(settings.funasr_models.values()),
                              settings.funasr_models_cache_dir)
+# TLS: the operator's files, or the host's certificate from the fleet CA (issued once, kept).
+certificate = server_certificate(settings)
 
 gpu_runtime_changed = install_docker(settings)
 # Staged on every host first (models, image), then applied wave by wave, each gated.
 funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password,
                gpus=gpus, gpu_runtime_changed=gpu_runtime_changed)
-funasr_release(settings, cached_models, plan)
+funasr_release(settings, cached_models, plan, certificate)

@@ -6,13 +6,15 @@ Each takes the host's validated `Settings` (and what the control node prepared f
 it) and calls operations; none reads host data itself.
 """
 
+from pathlib import Path
+
 from pyinfra import host
 from pyinfra.api import HiddenValue, deploy
 from pyinfra.facts.server import LinuxDistribution
 
-from . import operations
+from . import operations, tls
 from .digest import sha256_file, sha256_text
-from .errors import SettingsError
+from .errors import DeployError, SettingsError
 from .facts import NvidiaGpus
 from .waves import wave_of
 from .probe import TlsPolicy, certificate_sha256
@@ -169,13 +171,46 @@ def install_docker(settings):
     return gpu_runtime_changed
 
 
-def service_inputs(settings):
-    """The texts a host's service directory gets, keyed by file name, and their digests."""
+def server_certificate(settings):
+    """The host's server certificate and key on the control node, or None for plain ws.
+
+    + settings: the host's `Settings`
+
+    ``funasr_tls = "files"``: the operator's files. ``"generated"``: the certificate the
+    fleet CA issued for the host's names (`Settings.tls_sans`), issued now when the host
+    has none or its names changed (logged, never the key). A control-node input: call it
+    while the deploy is prepared, before any host changes.
+
+    **Example:**
+
+    .. code:: python
+
+        certificate = server_certificate(settings)  # tls.CertificateFiles or None
+    """
+    if settings.funasr_tls == "files":
+        return tls.CertificateFiles(cert=Path(settings.funasr_tls_cert), key=Path(settings.funasr_tls_key))
+    if settings.funasr_tls != "generated":
+        return None
+    issued = tls.host_certificate(settings.funasr_tls_dir, settings.host, settings.tls_sans)
+    if issued.reason:
+        host.log(f"TLS: new certificate from the fleet CA ({issued.reason}): "
+                 f"{', '.join(settings.tls_sans)}")
+    return issued.files
+
+
+def service_inputs(settings, certificate):
+    """The hotwords text a host's service directory gets, and the digests of its inputs.
+
+    + settings: the host's `Settings`
+    + certificate: the host's `tls.CertificateFiles` (`server_certificate`), or None
+    """
+    if (certificate is None) != (settings.funasr_tls == "off"):
+        raise DeployError(f"{settings.host}: funasr_tls = {settings.funasr_tls!r} needs "
+                          f"{'a' if certificate is None else 'no'} server certificate")
     hotwords_text = render_hotwords(settings)
     digests = {"hotwords": sha256_text(hotwords_text)}
-    if settings.funasr_tls == "files":
-        digests["tls"] = sha256_text(sha256_file(settings.funasr_tls_cert)
-                                     + sha256_file(settings.funasr_tls_key))
+    if certificate:
+        digests["tls"] = sha256_text(sha256_file(certificate.cert) + sha256_file(certificate.key))
     return hotwords_text, digests
 
 
@@ -185,20 +220,25 @@ def compose_with_digest(settings, digests):
     return render_compose(settings, {**digests, "config": config_sha256}), config_sha256
 
 
-def release_files(settings, cached_models):
+def release_files(settings, cached_models, certificate):
     """The files of a host's release and the config digest its containers will carry.
 
+    + settings: the host's `Settings`
+    + cached_models: the host's `CachedModel` items (their digests are in the config)
+    + certificate: the host's `tls.CertificateFiles` (`server_certificate`), or None
+
     Returns ``(files, config_sha256)``; ``files`` are ``(path, content, mode)`` for
-    hotwords.txt, TLS files and compose.yaml (last).
+    hotwords.txt, TLS files and compose.yaml (last). The key's content is a
+    ``HiddenValue``, so it shows nowhere pyinfra prints operation arguments.
     """
     base = settings.funasr_dir
-    hotwords_text, digests = service_inputs(settings)
+    hotwords_text, digests = service_inputs(settings, certificate)
     digests["models"] = sha256_text("".join(sorted(m.manifest_sha256 for m in cached_models)))
     compose_text, config_sha256 = compose_with_digest(settings, digests)
     files = [(f"{base}/hotwords.txt", hotwords_text, "644")]
-    if settings.funasr_tls == "files":
-        files += [(f"{base}/ssl/server.crt", _read(settings.funasr_tls_cert), "644"),
-                  (f"{base}/ssl/server.key", _read(settings.funasr_tls_key), "600")]
+    if certificate:
+        files += [(f"{base}/ssl/server.crt", _read(certificate.cert), "644"),
+                  (f"{base}/ssl/server.key", HiddenValue(_read(certificate.key)), "600")]
     files.append((f"{base}/compose.yaml", compose_text, "644"))
     return files, config_sha256
 
@@ -249,9 +289,16 @@ def funasr_service(settings, delivery, cached_models, registry_password="", gpus
 
 
 def tls_policy(settings):
-    """How the probe checks the server certificate: pinned to the deployed certificate."""
+    """How the probe checks the server certificate.
+
+    ``files``: pinned to the deployed certificate. ``generated``: verified against the
+    fleet CA (and only it) and the name the probe connects to, which the certificate
+    holds (`Settings.tls_sans` has the SSH host and the probe address).
+    """
     if settings.funasr_tls == "files":
         return TlsPolicy(pin_sha256=certificate_sha256(settings.funasr_tls_cert))
+    if settings.funasr_tls == "generated":
+        return TlsPolicy(cafile=str(tls.ca_files(settings.funasr_tls_dir).cert))
     return TlsPolicy()
 
 
@@ -279,7 +326,7 @@ def waves(settings, plan):
 
 
 @deploy("FunASR release")
-def funasr_release(settings, cached_models, plan):
+def funasr_release(settings, cached_models, plan, certificate=None):
     """
     Apply the host's release in its wave: write the configuration (keeping the previous
     release's files), recreate the containers, then the health gate (record or roll back).
@@ -287,12 +334,13 @@ def funasr_release(settings, cached_models, plan):
     + settings: the host's `Settings`
     + cached_models: the host's `CachedModel` items (their digests are in the config)
     + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
+    + certificate: the host's `tls.CertificateFiles` (`server_certificate`); None for plain ws
 
     Every host carries every wave's operations, so each wave's gate runs before the
     next wave's changes on any host; a host changes only in its own wave, and only while
     no host has failed (a failed gate rolls its host back and stops the rollout).
     """
-    files, config_sha256 = release_files(settings, cached_models)
+    files, config_sha256 = release_files(settings, cached_models, certificate)
     release = {"version": settings.funasr_version, "image": settings.image,
                "config_sha256": config_sha256}
     base = settings.funasr_dir

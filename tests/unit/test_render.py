@@ -80,13 +80,13 @@ def test_hotwords_file_is_sorted_word_weight_lines():
 
 
 def test_a_hotword_change_changes_compose_and_its_config_digest():
-    first, digest1 = compose_with_digest(settings_for(), service_inputs(settings_for())[1])
+    first, digest1 = compose_with_digest(settings_for(), service_inputs(settings_for(), None)[1])
     changed = settings_for(funasr_hotwords={"小智": 30})
-    second, digest2 = compose_with_digest(changed, service_inputs(changed)[1])
+    second, digest2 = compose_with_digest(changed, service_inputs(changed, None)[1])
     assert digest1 != digest2 and first != second
     labels = yaml.safe_load(second)["services"]["funasr"]["labels"]
     assert labels["io.funasr-fleet.config-sha256"] == digest2
-    assert compose_with_digest(settings_for(), service_inputs(settings_for())[1])[1] == digest1
+    assert compose_with_digest(settings_for(), service_inputs(settings_for(), None)[1])[1] == digest1
 
 
 def test_daemon_json_has_log_rotation_data_root_and_mirrors():
@@ -169,3 +169,4 @@ def test_xiaozhi_asr_section_points_at_the_probed_address():
     assert config == {"selected_module": {"ASR": "FunASRServer"},
                       "ASR": {"FunASRServer": {"type": "fun_server", "host": "asr.example", "port": 443,
                                                "is_ssl": False, "api_key": "none", "output_dir": "tmp/"}}}
+
