@@ -1,5 +1,5 @@
 """
-Converge a FunASR fleet: Docker Engine, the FunASR service, then a health gate.
+Converge a FunASR fleet: Docker Engine, the firewall, the FunASR service, then a health gate.
 
     pyinfra -y inventory/prod.py deploy.py                              # converge
     pyinfra -y inventory/prod.py deploy.py --data funasr_version=0.1.13 # staged upgrade
@@ -13,7 +13,7 @@ probe; a failed gate rolls its host back and no further wave starts. Knobs: grou
 from pyinfra import host, inventory, state
 
 from funasr_fleet.deploys import (announce_plan, funasr_release, funasr_service, gpus_ready,
-                                  install_docker, server_certificate)
+                                  install_docker, server_certificate, service_firewall)
 from funasr_fleet.images import prepare_tarball
 from funasr_fleet.hub import fetch_models
 from funasr_fleet.settings import check_inventory, load_settings
@@ -39,6 +39,8 @@ cached_models = fetch_models(settings.funasr_models_endpoint, list(settings.funa
 certificate = server_certificate(settings)
 
 gpu_runtime_changed = install_docker(settings)
+# The service port(s) open only to funasr_allow_from; nothing at all when it is empty.
+service_firewall(settings)
 # Staged on every host first (models, image), then applied wave by wave, each gated.
 funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password,
                gpus=gpus, gpu_runtime_changed=gpu_runtime_changed)

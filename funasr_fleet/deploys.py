@@ -1,6 +1,6 @@
 """
-The named deploys deploy.py is made of: install_docker, funasr_service (staging),
-funasr_release (waves, health gates, rollback).
+The named deploys deploy.py is made of: install_docker, service_firewall,
+funasr_service (staging), funasr_release (waves, health gates, rollback).
 
 Each takes the host's validated `Settings` (and what the control node prepared for
 it) and calls operations; none reads host data itself.
@@ -13,12 +13,13 @@ from pyinfra.api import HiddenValue, deploy
 from pyinfra.facts.server import LinuxDistribution
 
 from . import operations, tls
-from .digest import sha256_file, sha256_text
+from .digest import rendered_with_digest, sha256_file, sha256_text
 from .errors import DeployError, SettingsError
 from .facts import NvidiaGpus
 from .waves import wave_of
 from .probe import TlsPolicy, certificate_sha256
-from .render import render_compose, render_daemon_json, render_hotwords
+from .render import (FIREWALL_TABLE, render_compose, render_daemon_json, render_firewall,
+                     render_firewall_unit, render_hotwords)
 
 DOCKER_REPO_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io",
                         "docker-buildx-plugin", "docker-compose-plugin")
@@ -33,6 +34,10 @@ NVIDIA_PACKAGES = ("nvidia-container-toolkit", "nvidia-container-toolkit-base",
                    "libnvidia-container-tools", "libnvidia-container1")
 NVIDIA_KEYRING = "/etc/apt/keyrings/nvidia-container-toolkit.asc"
 NVIDIA_SOURCES = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+# The firewall (funasr_allow_from): its ruleset file and the unit that loads it at boot.
+FIREWALL_DIR = "/etc/funasr-fleet"
+FIREWALL_RULESET = f"{FIREWALL_DIR}/firewall.nft"
+FIREWALL_UNIT = "funasr-fleet-firewall.service"
 
 
 def distribution():
@@ -171,6 +176,35 @@ def install_docker(settings):
     return gpu_runtime_changed
 
 
+@deploy("FunASR firewall")
+def service_firewall(settings):
+    """
+    Open the service port(s) only to ``funasr_allow_from`` (and loopback), with nftables.
+
+    + settings: the host's `Settings`
+
+    Empty ``funasr_allow_from`` (the default): no firewall is managed and no operation
+    is added, so a converge pays no remote command for it. Otherwise: nftables, the
+    ruleset (templates/firewall.nft.j2: table ``inet funasr_fleet``, a forward-hook chain
+    for Docker's DNATed published ports, an input-hook chain for docker-proxy), loaded
+    when the live table lacks this ruleset's digest, and a oneshot unit that loads it at
+    boot (not nftables.service, whose ``flush ruleset`` would drop Docker's rules too).
+    """
+    if not settings.funasr_allow_from:
+        return
+    ruleset, config_sha256 = rendered_with_digest(lambda digest: render_firewall(settings, digest))
+    operations.packages_installed(name="nftables", packages=["nftables"])
+    operations.managed_paths(
+        name="Firewall ruleset and its boot unit",
+        directories=[(FIREWALL_DIR, "755")],
+        files=[(FIREWALL_RULESET, ruleset, "644"),
+               (f"/etc/systemd/system/{FIREWALL_UNIT}", render_firewall_unit(FIREWALL_RULESET), "644")],
+    )
+    operations.nft_table_loaded(name=f"Firewall table {FIREWALL_TABLE} loaded", path=FIREWALL_RULESET,
+                                table=FIREWALL_TABLE, config_sha256=config_sha256)
+    operations.unit_running(name="Firewall loaded at boot", unit=FIREWALL_UNIT)
+
+
 def server_certificate(settings):
     """The host's server certificate and key on the control node, or None for plain ws.
 
@@ -216,8 +250,8 @@ def service_inputs(settings, certificate):
 
 def compose_with_digest(settings, digests):
     """compose.yaml text and its ``config`` digest (sha256 of the file rendered without it)."""
-    config_sha256 = sha256_text(render_compose(settings, digests))
-    return render_compose(settings, {**digests, "config": config_sha256}), config_sha256
+    return rendered_with_digest(lambda config: render_compose(
+        settings, {**digests, "config": config} if config else digests))
 
 
 def release_files(settings, cached_models, certificate):

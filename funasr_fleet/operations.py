@@ -26,6 +26,7 @@ from .facts import (
     GpusInContainer,
     KeyringFingerprints,
     ModelManifests,
+    NftTableDigest,
     PathStates,
     ReleaseRecord,
     SystemdUnitState,
@@ -153,6 +154,9 @@ def unit_running(unit, restart=False):
     + unit: unit name, e.g. ``docker.service``
     + restart: restart even if running (pass it through ``_if`` to restart on change)
 
+    When the unit's file changed on disk since systemd loaded it (a unit file this run
+    wrote), ``systemctl daemon-reload`` runs first.
+
     **Example:**
 
     .. code:: python
@@ -166,10 +170,40 @@ def unit_running(unit, restart=False):
         yield StringCommand("systemctl", "restart", QuoteString(unit))
         return
     state = host.get_fact(SystemdUnitState, unit=unit)
+    if state.get("need_reload"):
+        yield StringCommand("systemctl", "daemon-reload")
     if not state["enabled"]:
         yield StringCommand("systemctl", "enable", QuoteString(unit))
     if not state["active"]:
         yield StringCommand("systemctl", "start", QuoteString(unit))
+
+
+@operation()
+def nft_table_loaded(path, table, config_sha256):
+    """
+    Load an nftables file that replaces one table, when the live table is not that file's.
+
+    + path: the ruleset file on the host (written by `managed_paths`)
+    + table: the table the file replaces, ``"FAMILY NAME"``, e.g. ``"inet funasr_fleet"``
+    + config_sha256: the digest the file gives its table as comment
+      (``comment "funasr-fleet config-sha256 <hex>"``, see `funasr_fleet.render.render_firewall`)
+
+    The file must replace only its own table: ``table FAMILY NAME {}`` (created if
+    missing), ``delete table FAMILY NAME``, then the table's definition. ``nft -f`` applies
+    it in one transaction, so the old rules stay until the new ones are in, and no other
+    table (Docker's iptables-nft rules) is touched. One fact reads the live table's digest:
+    a table that already carries ``config_sha256`` costs nothing.
+
+    **Example:**
+
+    .. code:: python
+
+        nft_table_loaded(path="/etc/funasr-fleet/firewall.nft", table="inet funasr_fleet",
+                         config_sha256=digest)
+    """
+    if host.get_fact(NftTableDigest, table=table) == config_sha256:
+        return
+    yield StringCommand("nft", "-f", QuoteString(path))
 
 
 @operation()

@@ -112,6 +112,30 @@ def _string_list(value):
     return tuple(value)
 
 
+def _networks(value):
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("must be a list of IP addresses or networks, e.g. ['10.0.0.0/8', "
+                         "'192.0.2.7', '2001:db8::/32'], or [] for no firewall")
+    return tuple(dict.fromkeys(_network(entry) for entry in value))
+
+
+def _network(entry):
+    """One allow-list entry as a network (``'192.0.2.7'`` -> ``'192.0.2.7/32'``)."""
+    example = "write it like '192.0.2.7', '10.0.0.0/8' or '2001:db8::/32'"
+    if not isinstance(entry, str):
+        raise ValueError(f"entry {entry!r} is not a string; {example}")
+    try:
+        return str(ipaddress.ip_network(entry))
+    except ValueError:
+        pass
+    try:
+        network = ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        raise ValueError(f"entry {entry!r} is not an IP address or network; {example}") from None
+    raise ValueError(f"entry {entry!r} has host bits set; write the network {str(network)!r} "
+                     "(or the address alone)")
+
+
 def _san_list(value):
     if not isinstance(value, (list, tuple)):
         raise ValueError("must be a list of DNS names or IP addresses, e.g. ['asr.example.com', "
@@ -291,6 +315,7 @@ KNOBS = {
     "funasr_tls_key": _optional_local_file,
     "funasr_tls_dir": _local_path,
     "funasr_tls_sans": _san_list,
+    "funasr_allow_from": _networks,
     # Models and hotwords (layered: all < group < host < --data)
     "funasr_models": _layers_passthrough,
     "funasr_models_cache_dir": _local_path,
@@ -381,6 +406,7 @@ class Settings:
     funasr_tls_key: str
     funasr_tls_dir: str
     funasr_tls_sans: tuple
+    funasr_allow_from: tuple
     funasr_models: dict
     funasr_models_cache_dir: str
     funasr_models_endpoint: str

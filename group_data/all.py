@@ -86,6 +86,14 @@ funasr_project = "funasr"
 # Address and port the service is published on, on each host.
 funasr_bind_address = "0.0.0.0"
 funasr_port = 10095
+# Firewall: sources allowed to reach the service port(s) (every instance's), as addresses
+# or networks, e.g. ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]. Loopback is always
+# allowed; every other source is dropped (all of IPv6 when only IPv4 entries are listed).
+# List the control node too: the health probe passes through the firewall. nftables table
+# inet funasr_fleet, loaded at boot by funasr-fleet-firewall.service; Docker's own rules
+# are left alone. [] = no firewall managed (and no remote command for it); going back to
+# [] leaves an existing table in place (README: Hardening says how to remove it).
+funasr_allow_from = []
 # Server thread counts (--io-thread-num, --decoder-thread-num, --model-thread-num).
 funasr_io_threads = 2
 funasr_decoder_threads = 8

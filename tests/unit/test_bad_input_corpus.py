@@ -60,6 +60,9 @@ CORPUS = [
     ("funasr_registry_password_env", "my password", "the NAME of an environment variable"),
     ("funasr_registry_password_env", "FUNASR_FLEET_CORPUS_UNSET", "export it before running pyinfra"),
     ("funasr_prot", 10095, "did you mean 'funasr_port'"),
+    ("funasr_allow_from", ["10.0.0.1/8"], "has host bits set; write the network '10.0.0.0/8'"),
+    ("funasr_allow_from", ["office-lan"], "is not an IP address or network; write it like '192.0.2.7'"),
+    ("funasr_allow_from", "10.0.0.0/8", "must be a list of IP addresses or networks"),
     ("funasr_tls", "self-signed", "one of 'off', 'files', 'generated'"),
     ("funasr_tls_sans", ["https://asr.example.com"], "is not a DNS name or an IP address"),
     ("funasr_tls_sans", "asr.example.com", "must be a list of DNS names or IP addresses"),
@@ -87,4 +90,4 @@ def test_the_corpus_covers_at_least_30_cases_and_every_kind_of_input():
     keys = {case[0] for case in CORPUS}
     assert len(CORPUS) >= 30
     assert {"funasr_hotwords", "funasr_models", "funasr_image_tag", "funasr_dir", "funasr_tls_cert",
-            "funasr_prot", "funasr_tls_sans", "funasr_registry_password_file"} <= keys
+            "funasr_prot", "funasr_allow_from", "funasr_tls_sans", "funasr_registry_password_file"} <= keys

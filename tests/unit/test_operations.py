@@ -279,6 +279,21 @@ def test_a_host_left_alone_by_a_stopped_rollout_is_not_failed(monkeypatch):
                              "(this host's server: tcp: connection refused)")
 
 
+def test_nft_table_loaded_is_silent_for_the_live_digest_and_loads_the_file_otherwise():
+    args = {"path": "/etc/funasr-fleet/firewall.nft", "table": "inet funasr_fleet", "config_sha256": "d" * 64}
+    commands, host = run_operation(operations.nft_table_loaded, {"NftTableDigest": "d" * 64}, **args)
+    assert commands == [] and host.fact_calls == [("NftTableDigest", {"table": "inet funasr_fleet"})]
+    for live in (None, "0" * 64):  # no table yet, or another ruleset (edited, older)
+        commands, _ = run_operation(operations.nft_table_loaded, {"NftTableDigest": live}, **args)
+        assert commands == ["nft -f /etc/funasr-fleet/firewall.nft"]
+
+
+def test_unit_running_reloads_systemd_when_the_unit_file_changed():
+    commands, _ = run_operation(operations.unit_running, {"SystemdUnitState": {
+        "active": True, "enabled": True, "need_reload": True}}, unit="funasr-fleet-firewall.service")
+    assert commands == ["systemctl daemon-reload"]
+
+
 def test_managed_paths_takes_hidden_contents_and_never_shows_them():
     from pyinfra.api import HiddenValue
 

@@ -172,6 +172,24 @@ def test_instance_per_gpu_and_probe_port_checks(data, expected):
         check_inventory(make_inventory([("g1", data)]))
 
 
+def test_allow_from_is_normalised_and_validated():
+    settings = load_settings(make_inventory([("h1", {"funasr_allow_from": [
+        "192.0.2.7", "10.0.0.0/8", "2001:DB8::/32", "10.0.0.0/8"]})]).get_host("h1"))
+    assert settings.funasr_allow_from == ("192.0.2.7/32", "10.0.0.0/8", "2001:db8::/32")
+    assert load_settings(make_inventory([("h1", {})]).get_host("h1")).funasr_allow_from == ()
+
+
+@pytest.mark.parametrize("value, expected", [
+    (["10.0.0.1/8"], "entry '10.0.0.1/8' has host bits set; write the network '10.0.0.0/8'"),
+    (["office"], "entry 'office' is not an IP address or network; write it like '192.0.2.7'"),
+    ([10], "entry 10 is not a string"),
+    ("10.0.0.0/8", "must be a list of IP addresses or networks"),
+])
+def test_bad_allow_lists_name_the_entry_and_the_fix(value, expected):
+    message = problems_of(make_inventory([("h1", {"funasr_allow_from": value})]))
+    assert "h1: funasr_allow_from = " in message and expected in message
+
+
 def test_generated_tls_names_hold_host_ssh_and_probe_addresses_and_extras():
     settings = load_settings(make_inventory([("asr-1", {
         "funasr_tls": "generated", "ssh_hostname": "10.0.0.5", "funasr_probe_address": "ASR-1.example.com",
