@@ -1,5 +1,5 @@
 """
-Converge a FunASR fleet: Docker Engine, the FunASR service, then a health gate.
+Converge a FunASR fleet: Docker Engine, the firewall, the FunASR service, then a health gate.
 
     pyinfra -y inventory/prod.py deploy.py                              # converge
     pyinfra -y inventory/prod.py deploy.py --data funasr_version=0.1.13 # staged upgrade
@@ -14,7 +14,8 @@ from pyinfra import host, inventory, state
 
 from funasr_fleet.balancer import fleet_balancer
 from funasr_fleet.deploys import (announce_plan, funasr_release, funasr_service, gpus_ready,
-                                  install_docker, load_balancer)
+                                  install_docker, load_balancer, server_certificate,
+                                  service_firewall)
 from funasr_fleet.images import prepare_tarball
 from funasr_fleet.hub import fetch_models
 from funasr_fleet.settings import check_inventory, load_settings
@@ -33,7 +34,7 @@ balancer = fleet_balancer(inventory, settings)
 gpus = [] if settings.is_balancer else gpus_ready(settings)
 announce_plan(settings, gpus, plan, balancer)
 
-cached_models = ()
+cached_models, certificate = (), None
 if settings.is_balancer:
     load_balancer(settings, balancer)
 else:
@@ -42,11 +43,15 @@ else:
                 if settings.funasr_image_delivery == "tarball" else None)
     cached_models = fetch_models(settings.funasr_models_endpoint,
                                  list(settings.funasr_models.values()), settings.funasr_models_cache_dir)
+    # TLS: the operator's files, or the host's certificate from the fleet CA (issued once, kept).
+    certificate = server_certificate(settings)
 
     gpu_runtime_changed = install_docker(settings)
+    # The service port(s) open only to funasr_allow_from; nothing at all when it is empty.
+    service_firewall(settings)
     # Staged on every host first (models, image), then applied wave by wave, each gated.
     funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password,
                    gpus=gpus, gpu_runtime_changed=gpu_runtime_changed)
 # One call for every host (pyinfra identifies operations by where they are called): the
 # servers change wave by wave; a load balancer drains and takes back each wave's servers.
-funasr_release(settings, cached_models, plan, balancer)
+funasr_release(settings, cached_models, plan, balancer, certificate)

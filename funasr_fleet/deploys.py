@@ -1,23 +1,26 @@
 """
-The named deploys deploy.py is made of: install_docker, funasr_service (staging),
-funasr_release (waves, health gates, rollback).
+The named deploys deploy.py is made of: install_docker, service_firewall,
+funasr_service (staging), funasr_release (waves, health gates, rollback).
 
 Each takes the host's validated `Settings` (and what the control node prepared for
 it) and calls operations; none reads host data itself.
 """
 
+from pathlib import Path
+
 from pyinfra import host
 from pyinfra.api import HiddenValue, deploy
 from pyinfra.facts.server import LinuxDistribution
 
-from . import operations
-from .digest import sha256_file, sha256_text
-from .errors import SettingsError
+from . import operations, tls
+from .digest import rendered_with_digest, sha256_file, sha256_text
+from .errors import DeployError, SettingsError
 from .facts import NvidiaGpus
 from .balancer import PACKAGES as BALANCER_PACKAGES
 from .waves import wave_of
 from .probe import TlsPolicy, certificate_sha256
-from .render import render_compose, render_daemon_json, render_hotwords
+from .render import (FIREWALL_TABLE, render_compose, render_daemon_json, render_firewall,
+                     render_firewall_unit, render_hotwords)
 
 DOCKER_REPO_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io",
                         "docker-buildx-plugin", "docker-compose-plugin")
@@ -32,6 +35,10 @@ NVIDIA_PACKAGES = ("nvidia-container-toolkit", "nvidia-container-toolkit-base",
                    "libnvidia-container-tools", "libnvidia-container1")
 NVIDIA_KEYRING = "/etc/apt/keyrings/nvidia-container-toolkit.asc"
 NVIDIA_SOURCES = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+# The firewall (funasr_allow_from): its ruleset file and the unit that loads it at boot.
+FIREWALL_DIR = "/etc/funasr-fleet"
+FIREWALL_RULESET = f"{FIREWALL_DIR}/firewall.nft"
+FIREWALL_UNIT = "funasr-fleet-firewall.service"
 
 
 def distribution():
@@ -174,36 +181,103 @@ def install_docker(settings):
     return gpu_runtime_changed
 
 
-def service_inputs(settings):
-    """The texts a host's service directory gets, keyed by file name, and their digests."""
+@deploy("FunASR firewall")
+def service_firewall(settings):
+    """
+    Open the service port(s) only to ``funasr_allow_from`` (and loopback), with nftables.
+
+    + settings: the host's `Settings`
+
+    Empty ``funasr_allow_from`` (the default): no firewall is managed and no operation
+    is added, so a converge pays no remote command for it. Otherwise: nftables, the
+    ruleset (templates/firewall.nft.j2: table ``inet funasr_fleet``, a forward-hook chain
+    for Docker's DNATed published ports, an input-hook chain for docker-proxy), loaded
+    when the live table lacks this ruleset's digest, and a oneshot unit that loads it at
+    boot (not nftables.service, whose ``flush ruleset`` would drop Docker's rules too).
+    """
+    if not settings.funasr_allow_from:
+        return
+    ruleset, config_sha256 = rendered_with_digest(lambda digest: render_firewall(settings, digest))
+    operations.packages_installed(name="nftables", packages=["nftables"])
+    operations.managed_paths(
+        name="Firewall ruleset and its boot unit",
+        directories=[(FIREWALL_DIR, "755")],
+        files=[(FIREWALL_RULESET, ruleset, "644"),
+               (f"/etc/systemd/system/{FIREWALL_UNIT}", render_firewall_unit(FIREWALL_RULESET), "644")],
+    )
+    operations.nft_table_loaded(name=f"Firewall table {FIREWALL_TABLE} loaded", path=FIREWALL_RULESET,
+                                table=FIREWALL_TABLE, config_sha256=config_sha256)
+    operations.unit_running(name="Firewall loaded at boot", unit=FIREWALL_UNIT)
+
+
+def server_certificate(settings):
+    """The host's server certificate and key on the control node, or None for plain ws.
+
+    + settings: the host's `Settings`
+
+    ``funasr_tls = "files"``: the operator's files. ``"generated"``: the certificate the
+    fleet CA issued for the host's names (`Settings.tls_sans`), issued now when the host
+    has none or its names changed (logged, never the key). A control-node input: call it
+    while the deploy is prepared, before any host changes.
+
+    **Example:**
+
+    .. code:: python
+
+        certificate = server_certificate(settings)  # tls.CertificateFiles or None
+    """
+    if settings.funasr_tls == "files":
+        return tls.CertificateFiles(cert=Path(settings.funasr_tls_cert), key=Path(settings.funasr_tls_key))
+    if settings.funasr_tls != "generated":
+        return None
+    issued = tls.host_certificate(settings.funasr_tls_dir, settings.host, settings.tls_sans)
+    if issued.reason:
+        host.log(f"TLS: new certificate from the fleet CA ({issued.reason}): "
+                 f"{', '.join(settings.tls_sans)}")
+    return issued.files
+
+
+def service_inputs(settings, certificate):
+    """The hotwords text a host's service directory gets, and the digests of its inputs.
+
+    + settings: the host's `Settings`
+    + certificate: the host's `tls.CertificateFiles` (`server_certificate`), or None
+    """
+    if (certificate is None) != (settings.funasr_tls == "off"):
+        raise DeployError(f"{settings.host}: funasr_tls = {settings.funasr_tls!r} needs "
+                          f"{'a' if certificate is None else 'no'} server certificate")
     hotwords_text = render_hotwords(settings)
     digests = {"hotwords": sha256_text(hotwords_text)}
-    if settings.funasr_tls == "files":
-        digests["tls"] = sha256_text(sha256_file(settings.funasr_tls_cert)
-                                     + sha256_file(settings.funasr_tls_key))
+    if certificate:
+        digests["tls"] = sha256_text(sha256_file(certificate.cert) + sha256_file(certificate.key))
     return hotwords_text, digests
 
 
 def compose_with_digest(settings, digests):
     """compose.yaml text and its ``config`` digest (sha256 of the file rendered without it)."""
-    config_sha256 = sha256_text(render_compose(settings, digests))
-    return render_compose(settings, {**digests, "config": config_sha256}), config_sha256
+    return rendered_with_digest(lambda config: render_compose(
+        settings, {**digests, "config": config} if config else digests))
 
 
-def release_files(settings, cached_models):
+def release_files(settings, cached_models, certificate):
     """The files of a host's release and the config digest its containers will carry.
 
+    + settings: the host's `Settings`
+    + cached_models: the host's `CachedModel` items (their digests are in the config)
+    + certificate: the host's `tls.CertificateFiles` (`server_certificate`), or None
+
     Returns ``(files, config_sha256)``; ``files`` are ``(path, content, mode)`` for
-    hotwords.txt, TLS files and compose.yaml (last).
+    hotwords.txt, TLS files and compose.yaml (last). The key's content is a
+    ``HiddenValue``, so it shows nowhere pyinfra prints operation arguments.
     """
     base = settings.funasr_dir
-    hotwords_text, digests = service_inputs(settings)
+    hotwords_text, digests = service_inputs(settings, certificate)
     digests["models"] = sha256_text("".join(sorted(m.manifest_sha256 for m in cached_models)))
     compose_text, config_sha256 = compose_with_digest(settings, digests)
     files = [(f"{base}/hotwords.txt", hotwords_text, "644")]
-    if settings.funasr_tls == "files":
-        files += [(f"{base}/ssl/server.crt", _read(settings.funasr_tls_cert), "644"),
-                  (f"{base}/ssl/server.key", _read(settings.funasr_tls_key), "600")]
+    if certificate:
+        files += [(f"{base}/ssl/server.crt", _read(certificate.cert), "644"),
+                  (f"{base}/ssl/server.key", HiddenValue(_read(certificate.key)), "600")]
     files.append((f"{base}/compose.yaml", compose_text, "644"))
     return files, config_sha256
 
@@ -254,9 +328,16 @@ def funasr_service(settings, delivery, cached_models, registry_password="", gpus
 
 
 def tls_policy(settings):
-    """How the probe checks the server certificate: pinned to the deployed certificate."""
+    """How the probe checks the server certificate.
+
+    ``files``: pinned to the deployed certificate. ``generated``: verified against the
+    fleet CA (and only it) and the name the probe connects to, which the certificate
+    holds (`Settings.tls_sans` has the SSH host and the probe address).
+    """
     if settings.funasr_tls == "files":
         return TlsPolicy(pin_sha256=certificate_sha256(settings.funasr_tls_cert))
+    if settings.funasr_tls == "generated":
+        return TlsPolicy(cafile=str(tls.ca_files(settings.funasr_tls_dir).cert))
     return TlsPolicy()
 
 
@@ -355,7 +436,7 @@ def release_pending(settings, config_sha256):
 
 
 @deploy("FunASR release")
-def funasr_release(settings, cached_models, plan, balancer=None):
+def funasr_release(settings, cached_models, plan, balancer=None, certificate=None):
     """
     Apply the host's release in its wave: write the configuration (keeping the previous
     release's files), recreate the containers, then the health gate (record or roll back).
@@ -364,13 +445,15 @@ def funasr_release(settings, cached_models, plan, balancer=None):
     + cached_models: the host's `CachedModel` items (their digests are in the config)
     + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
     + balancer: the fleet's `Balancer` as this host sees it (None: no load balancer)
+    + certificate: the host's `tls.CertificateFiles` (`server_certificate`); None for plain ws
 
     Every host carries every wave's operations, so each wave's gate runs before the
     next wave's changes on any host; a host changes only in its own wave, and only while
     no host has failed (a failed gate rolls its host back and stops the rollout). A load
     balancer host carries only the drain and take-back operations.
     """
-    files, config_sha256 = ((), None) if settings.is_balancer else release_files(settings, cached_models)
+    files, config_sha256 = (((), None) if settings.is_balancer
+                            else release_files(settings, cached_models, certificate))
     release = {"version": settings.funasr_version, "image": settings.image,
                "config_sha256": config_sha256}
     base = settings.funasr_dir

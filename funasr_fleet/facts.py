@@ -4,6 +4,7 @@ path gives the empty value, never an error.
 """
 
 import json
+import re
 import shlex
 
 from pyinfra.api import FactBase
@@ -81,7 +82,8 @@ class DebPackageVersions(FactBase):
 
 class SystemdUnitState(FactBase):
     """
-    Whether a systemd unit is active and enabled: ``{"active": bool, "enabled": bool}``.
+    Whether a systemd unit is active and enabled, and whether its unit file changed on
+    disk since systemd loaded it: ``{"active": bool, "enabled": bool, "need_reload": bool}``.
 
     .. code:: python
 
@@ -93,14 +95,16 @@ class SystemdUnitState(FactBase):
 
     def command(self, unit):
         name = shlex.quote(unit)
-        return f"systemctl is-active {name} || true; systemctl is-enabled {name} || true"
+        return (f"systemctl is-active {name} || true; systemctl is-enabled {name} || true; "
+                f"systemctl show --property NeedDaemonReload --value {name} || true")
 
     def process(self, output):
-        lines = [line.strip() for line in output] + ["", ""]
-        return {"active": lines[0] == "active", "enabled": lines[1] == "enabled"}
+        lines = [line.strip() for line in output] + ["", "", ""]
+        return {"active": lines[0] == "active", "enabled": lines[1] == "enabled",
+                "need_reload": lines[2] == "yes"}
 
     def default(self):
-        return {"active": False, "enabled": False}
+        return {"active": False, "enabled": False, "need_reload": False}
 
 
 class DockerImageId(FactBase):
@@ -352,3 +356,29 @@ class GpusInContainer(FactBase):
 
     def default(self):
         return {"ok": False, "gpus": [], "output": "no output"}
+
+
+class NftTableDigest(FactBase):
+    """
+    The configuration digest an nftables table carries in its comment
+    (``comment "funasr-fleet config-sha256 <hex>"``), or None: no such table, no nft, or
+    a table without that comment (e.g. edited by hand).
+
+    .. code:: python
+
+        host.get_fact(NftTableDigest, table="inet funasr_fleet")
+    """
+
+    _COMMENT = re.compile(r'^\s*comment "funasr-fleet config-sha256 ([0-9a-f]{64})"')
+
+    def requires_command(self, table):
+        return "nft"
+
+    def command(self, table):
+        return f"nft list table {' '.join(map(shlex.quote, table.split()))} 2>/dev/null || true"
+
+    def process(self, output):
+        return next((match.group(1) for match in map(self._COMMENT.match, output) if match), MISSING)
+
+    def default(self):
+        return MISSING

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from io import BytesIO
 
 from pyinfra import host
-from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.api import FunctionCommand, HiddenValue, StringCommand, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString, RsyncCommand
 from pyinfra.connectors.util import make_unix_command_for_host
 
@@ -28,6 +28,7 @@ from .facts import (
     GpusInContainer,
     KeyringFingerprints,
     ModelManifests,
+    NftTableDigest,
     PathStates,
     ReleaseRecord,
     SystemdUnitState,
@@ -78,13 +79,16 @@ def managed_paths(directories=(), files=(), backup_dir=None):
     Make directories and file contents, modes and owners exactly as given (owner root).
 
     + directories: ``(path, mode)`` pairs, created with parents
-    + files: ``(path, content, mode)`` triples; content is ``str`` or ``bytes``
+    + files: ``(path, content, mode)`` triples; content is ``str``, ``bytes``, or a
+      ``pyinfra.api.HiddenValue`` holding either, for secrets (private keys)
     + backup_dir: when a file's content is about to change, the current versions of all
       ``files`` that exist are first copied here (the copy replaces the old backup by
       rename), e.g. to keep the previous release
 
     One fact reads every path; only files whose sha256 or mode differ are uploaded
     (to a temporary name, then renamed into place, so readers never see half a file).
+    Contents are never printed or diffed, in ``--dry`` or otherwise; a secret passed as a
+    ``HiddenValue`` also stays masked where pyinfra shows an operation's arguments.
 
     **Example:**
 
@@ -105,23 +109,29 @@ def managed_paths(directories=(), files=(), backup_dir=None):
         if state is None or state["mode"] != mode or (state["owner"], state["group"]) != ("root", "root"):
             yield StringCommand("chmod", mode, QuoteString(path), "&&",
                                 "chown", "root:root", QuoteString(path))
-    changing = [path for path, content, _ in files if (states.get(path) or {}).get("sha256")
-                != sha256_bytes(content.encode("utf-8") if isinstance(content, str) else content)]
+    changing = [path for path, content, _ in files
+                if (states.get(path) or {}).get("sha256") != sha256_bytes(_file_bytes(content))]
     existing = [path for path, _, _ in files if path in states]
     if backup_dir and changing and existing:
         yield _backed_up(existing, backup_dir)
     for path, content, mode in files:
-        data = content.encode("utf-8") if isinstance(content, str) else content
         state = states.get(path)
         if path in changing:
             temporary = f"{path}.funasr-fleet-new"
-            yield FileUploadCommand(BytesIO(data), temporary)
+            yield FileUploadCommand(BytesIO(_file_bytes(content)), temporary)
             yield StringCommand("chmod", mode, QuoteString(temporary), "&&", "chown", "root:root",
                                 QuoteString(temporary), "&&", "mv", "-f", QuoteString(temporary),
                                 QuoteString(path))
         elif state["mode"] != mode or (state["owner"], state["group"]) != ("root", "root"):
             yield StringCommand("chmod", mode, QuoteString(path), "&&",
                                 "chown", "root:root", QuoteString(path))
+
+
+def _file_bytes(content):
+    """The bytes of a `managed_paths` file content (``str``, ``bytes`` or a ``HiddenValue``)."""
+    if isinstance(content, HiddenValue):
+        content = content.unmask()
+    return content.encode("utf-8") if isinstance(content, str) else content
 
 
 def _backed_up(paths, backup_dir):
@@ -147,6 +157,9 @@ def unit_running(unit, restart=False):
     + unit: unit name, e.g. ``docker.service``
     + restart: restart even if running (pass it through ``_if`` to restart on change)
 
+    When the unit's file changed on disk since systemd loaded it (a unit file this run
+    wrote), ``systemctl daemon-reload`` runs first.
+
     **Example:**
 
     .. code:: python
@@ -160,10 +173,40 @@ def unit_running(unit, restart=False):
         yield StringCommand("systemctl", "restart", QuoteString(unit))
         return
     state = host.get_fact(SystemdUnitState, unit=unit)
+    if state.get("need_reload"):
+        yield StringCommand("systemctl", "daemon-reload")
     if not state["enabled"]:
         yield StringCommand("systemctl", "enable", QuoteString(unit))
     if not state["active"]:
         yield StringCommand("systemctl", "start", QuoteString(unit))
+
+
+@operation()
+def nft_table_loaded(path, table, config_sha256):
+    """
+    Load an nftables file that replaces one table, when the live table is not that file's.
+
+    + path: the ruleset file on the host (written by `managed_paths`)
+    + table: the table the file replaces, ``"FAMILY NAME"``, e.g. ``"inet funasr_fleet"``
+    + config_sha256: the digest the file gives its table as comment
+      (``comment "funasr-fleet config-sha256 <hex>"``, see `funasr_fleet.render.render_firewall`)
+
+    The file must replace only its own table: ``table FAMILY NAME {}`` (created if
+    missing), ``delete table FAMILY NAME``, then the table's definition. ``nft -f`` applies
+    it in one transaction, so the old rules stay until the new ones are in, and no other
+    table (Docker's iptables-nft rules) is touched. One fact reads the live table's digest:
+    a table that already carries ``config_sha256`` costs nothing.
+
+    **Example:**
+
+    .. code:: python
+
+        nft_table_loaded(path="/etc/funasr-fleet/firewall.nft", table="inet funasr_fleet",
+                         config_sha256=digest)
+    """
+    if host.get_fact(NftTableDigest, table=table) == config_sha256:
+        return
+    yield StringCommand("nft", "-f", QuoteString(path))
 
 
 @operation()

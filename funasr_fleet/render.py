@@ -7,7 +7,9 @@ control node (YAML, JSON) before it can be uploaded, so a template that renders 
 invalid file fails here, naming the template, not on a host.
 """
 
+import ipaddress
 import json
+import re
 from pathlib import Path
 
 import jinja2
@@ -22,6 +24,8 @@ CONTAINER_PORT = 10095
 CONTAINER_MODELS_DIR = "/workspace/models"
 CONTAINER_HOTWORDS = "/workspace/resources/hotwords.txt"
 CONTAINER_SSL_DIR = "/workspace/ssl"
+# The nftables table the firewall owns (nothing else of the host's ruleset is touched).
+FIREWALL_TABLE = "inet funasr_fleet"
 
 
 def render_template(name, context, templates_dir=TEMPLATES_DIR):
@@ -194,6 +198,69 @@ def render_daemon_json(settings, templates_dir=TEMPLATES_DIR):
             f"template {templates_dir / 'daemon.json.j2'} rendered invalid JSON: {error}",
         ) from error
     return text
+
+
+def firewall_context(settings, config_sha256=None):
+    """Template context of the firewall ruleset (templates/firewall.nft.j2).
+
+    + settings: the host's `Settings` (``funasr_allow_from`` not empty)
+    + config_sha256: the digest the table carries as comment (None: no comment, for
+      computing it; see `funasr_fleet.digest.rendered_with_digest`)
+
+    The allowed networks are split by family and collapsed (nftables refuses overlapping
+    intervals in a set); the ports are every instance's published port.
+    """
+    networks = [ipaddress.ip_network(network) for network in settings.funasr_allow_from]
+    return {
+        "host": settings.host,
+        "table": FIREWALL_TABLE,
+        "comment": f"funasr-fleet config-sha256 {config_sha256}" if config_sha256 else None,
+        "ports": [instance.port for instance in settings.instances],
+        "allowed_v4": [str(network) for network in ipaddress.collapse_addresses(
+            network for network in networks if network.version == 4)],
+        "allowed_v6": [str(network) for network in ipaddress.collapse_addresses(
+            network for network in networks if network.version == 6)],
+    }
+
+
+def render_firewall(settings, config_sha256=None, templates_dir=TEMPLATES_DIR):
+    """Render the nftables file that replaces table ``inet funasr_fleet``, and check its shape.
+
+    The file starts with ``table inet funasr_fleet {}`` and ``delete table inet
+    funasr_fleet`` so that ``nft -f`` swaps that one table atomically and leaves every
+    other table (Docker's) alone; a rendering without that start, with unbalanced
+    braces or with a ``flush ruleset`` fails here, naming the template.
+
+    **Example:**
+
+    .. code:: python
+
+        text, digest = rendered_with_digest(lambda digest: render_firewall(settings, digest))
+    """
+    text = render_template("firewall.nft.j2", firewall_context(settings, config_sha256), templates_dir)
+    statements = [line.strip() for line in text.splitlines()
+                  if line.strip() and not line.lstrip().startswith("#")]
+    code = "\n".join(statements)
+    replaces = statements[:2] == [f"table {FIREWALL_TABLE} {{}}", f"delete table {FIREWALL_TABLE}"]
+    if not replaces or code.count("{") != code.count("}") or re.search(r"\bflush\s+ruleset", code):
+        raise DeployError(
+            f"template {templates_dir / 'firewall.nft.j2'} must start with 'table "
+            f"{FIREWALL_TABLE} {{}}' and 'delete table {FIREWALL_TABLE}', balance its braces and "
+            f"never flush the ruleset (rendering for {settings.host})")
+    return text
+
+
+def render_firewall_unit(ruleset, templates_dir=TEMPLATES_DIR):
+    """Render the systemd unit that loads the firewall ruleset file ``ruleset`` at boot.
+
+    **Example:**
+
+    .. code:: python
+
+        render_firewall_unit("/etc/funasr-fleet/firewall.nft")
+    """
+    return render_template("funasr-fleet-firewall.service.j2",
+                           {"ruleset": ruleset, "table": FIREWALL_TABLE}, templates_dir)
 
 
 def balancer_context(host, balancer, down):

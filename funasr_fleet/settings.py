@@ -19,7 +19,7 @@ from pathlib import Path
 from pyinfra.api.arguments import all_global_arguments
 from pyinfra.api.connectors import get_all_connectors
 
-from . import catalog, hotwords, modelset
+from . import catalog, hotwords, modelset, tls
 from .errors import SettingsError
 
 # --------------------------------------------------------------------------- checkers
@@ -110,6 +110,81 @@ def _string_list(value):
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ValueError("must be a list of strings")
     return tuple(value)
+
+
+def _networks(value):
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("must be a list of IP addresses or networks, e.g. ['10.0.0.0/8', "
+                         "'192.0.2.7', '2001:db8::/32'], or [] for no firewall")
+    return tuple(dict.fromkeys(_network(entry) for entry in value))
+
+
+def _network(entry):
+    """One allow-list entry as a network (``'192.0.2.7'`` -> ``'192.0.2.7/32'``)."""
+    example = "write it like '192.0.2.7', '10.0.0.0/8' or '2001:db8::/32'"
+    if not isinstance(entry, str):
+        raise ValueError(f"entry {entry!r} is not a string; {example}")
+    try:
+        return str(ipaddress.ip_network(entry))
+    except ValueError:
+        pass
+    try:
+        network = ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        raise ValueError(f"entry {entry!r} is not an IP address or network; {example}") from None
+    raise ValueError(f"entry {entry!r} has host bits set; write the network {str(network)!r} "
+                     "(or the address alone)")
+
+
+def _san_list(value):
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("must be a list of DNS names or IP addresses, e.g. ['asr.example.com', "
+                         "'192.0.2.7']")
+    names = []
+    for entry in value:
+        try:
+            names.append(tls.san_name(entry))
+        except ValueError as error:
+            raise ValueError(f"entry {error}") from None
+    return tuple(names)
+
+
+def read_secret(path):
+    """The secret a control-node file holds: its text without the trailing newline.
+
+    + path: the file, e.g. ``funasr_registry_password_file``
+
+    Raises ValueError naming the path and the fix, never the content, when the file
+    cannot be read or is empty.
+
+    **Example:**
+
+    .. code:: python
+
+        password = read_secret("/root/.config/funasr-fleet/registry-password")
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        reason = "not UTF-8 text"
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+    else:
+        if text.rstrip("\r\n"):
+            return text.rstrip("\r\n")
+        reason = "empty"
+    raise ValueError(f"cannot read a password from {path} on the control node ({reason}); make it a "
+                     "readable file holding the password (mode 600, owned by the user running "
+                     "pyinfra), or set it to ''")
+
+
+def _secret_file(value):
+    """'' or a control-node file holding a secret (read once here to check it)."""
+    if value in ("", None):
+        return ""
+    path = _local_path(value)
+    read_secret(path)
+    return path
 
 
 def _size(value):
@@ -220,6 +295,7 @@ KNOBS = {
     "funasr_image_delivery": _choice("pull", "tarball"),
     "funasr_registry_username": _text(r"\S*", "a user name or ''"),
     "funasr_registry_password_env": _env_var_name,
+    "funasr_registry_password_file": _secret_file,
     "funasr_image_cache_dir": _local_path,
     # Service
     "funasr_dir": _absolute_path,
@@ -234,9 +310,12 @@ KNOBS = {
     "funasr_memory_limit": _size,
     "funasr_cpus": _number(0, 1024),
     "funasr_restart_policy": _choice("always", "unless-stopped", "on-failure"),
-    "funasr_tls": _choice("off", "files"),
+    "funasr_tls": _choice("off", "files", "generated"),
     "funasr_tls_cert": _optional_local_file,
     "funasr_tls_key": _optional_local_file,
+    "funasr_tls_dir": _local_path,
+    "funasr_tls_sans": _san_list,
+    "funasr_allow_from": _networks,
     # Models and hotwords (layered: all < group < host < --data)
     "funasr_models": _layers_passthrough,
     "funasr_models_cache_dir": _local_path,
@@ -314,6 +393,7 @@ class Settings:
     funasr_image_delivery: str
     funasr_registry_username: str
     funasr_registry_password_env: str
+    funasr_registry_password_file: str
     funasr_image_cache_dir: str
     funasr_dir: str
     funasr_project: str
@@ -330,6 +410,9 @@ class Settings:
     funasr_tls: str
     funasr_tls_cert: str
     funasr_tls_key: str
+    funasr_tls_dir: str
+    funasr_tls_sans: tuple
+    funasr_allow_from: tuple
     funasr_models: dict
     funasr_models_cache_dir: str
     funasr_models_endpoint: str
@@ -394,11 +477,27 @@ class Settings:
                         probe_url=f"{scheme}://{address}:{probe_port}")
 
     @property
+    def tls_sans(self):
+        """The names a generated certificate holds: the inventory name, the SSH host, the
+        probe address and ``funasr_tls_sans``, canonical (`tls.san_name`), without repeats."""
+        names = (self.host, self.ssh_hostname, self.funasr_probe_address, *self.funasr_tls_sans)
+        return tuple(dict.fromkeys(tls.san_name(name) for name in names if name))
+
+    @property
     def registry_password(self):
-        """The registry password from the environment variable the data names ('' if none)."""
-        if not self.funasr_registry_password_env:
-            return ""
-        return os.environ.get(self.funasr_registry_password_env, "")
+        """The registry password, read now from ``funasr_registry_password_file`` or the
+        environment variable ``funasr_registry_password_env`` names ('' if neither is set).
+
+        A secret: hand it to operations as a ``pyinfra.api.HiddenValue``, never log it.
+        """
+        if self.funasr_registry_password_file:
+            try:
+                return read_secret(self.funasr_registry_password_file)
+            except ValueError as error:
+                raise SettingsError(f"{self.host}: funasr_registry_password_file: {error}") from None
+        if self.funasr_registry_password_env:
+            return os.environ.get(self.funasr_registry_password_env, "")
+        return ""
 
 
 # --------------------------------------------------------------------------- building
@@ -561,8 +660,27 @@ def _derive(host, layers, values):
             if values["funasr_port"] + count - 1 > 65535:
                 problem("funasr_port", f"instances use ports {values['funasr_port']}-"
                         f"{values['funasr_port'] + count - 1}, beyond 65535; lower funasr_port")
+    if valid("funasr_tls", "funasr_tls_cert", "funasr_tls_key") and values["funasr_tls"] == "generated" \
+            and (values["funasr_tls_cert"] or values["funasr_tls_key"]):
+        problem("funasr_tls", "is 'generated' but funasr_tls_cert or funasr_tls_key is set too; "
+                "remove them (the fleet CA issues this host's certificate), or set "
+                "funasr_tls = 'files' to deploy your own")
+    if valid("funasr_tls", "funasr_probe_address") and values["funasr_tls"] == "generated":
+        for where, name in (("inventory name", host.name),
+                            ("ssh_hostname", host.data.get("ssh_hostname") or ""),
+                            ("funasr_probe_address", values["funasr_probe_address"])):
+            try:
+                if name:
+                    tls.san_name(name)
+            except ValueError as error:
+                problem("funasr_tls", f"is 'generated', but the host's {where} cannot be a "
+                        f"certificate name: {error}; rename it, or set funasr_tls = 'files'")
     env_name = values.get("funasr_registry_password_env")
-    if env_name and not os.environ.get(env_name):
+    if env_name and values.get("funasr_registry_password_file"):
+        problem("funasr_registry_password_file",
+                f"is set and so is funasr_registry_password_env ({env_name}); the password must "
+                "have one source: set one of them to ''")
+    elif env_name and not os.environ.get(env_name):
         problem("funasr_registry_password_env",
                 f"environment variable {env_name} is not set; export it before running pyinfra")
     return problems

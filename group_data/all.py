@@ -68,10 +68,13 @@ funasr_image_repository = "funasr_repo/funasr"
 # (air-gapped: saved once on the control node with `docker save`, streamed to each host,
 # loaded only when that image ID is missing there).
 funasr_image_delivery = "pull"
-# Registry login for "pull" ("" = anonymous). The password is read from the environment
-# variable named here, never from data files; it never appears in output.
+# Registry login for "pull" ("" = anonymous). The password never sits in data files and
+# never appears in output: it is read at run time from the environment variable named by
+# funasr_registry_password_env, or from the control-node file funasr_registry_password_file
+# (one line, e.g. mode 600); set at most one of the two.
 funasr_registry_username = ""
 funasr_registry_password_env = ""
+funasr_registry_password_file = ""
 # Control-node cache for image tarballs ("tarball" delivery).
 funasr_image_cache_dir = "~/.cache/funasr-fleet/images"
 
@@ -83,6 +86,14 @@ funasr_project = "funasr"
 # Address and port the service is published on, on each host.
 funasr_bind_address = "0.0.0.0"
 funasr_port = 10095
+# Firewall: sources allowed to reach the service port(s) (every instance's), as addresses
+# or networks, e.g. ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]. Loopback is always
+# allowed; every other source is dropped (all of IPv6 when only IPv4 entries are listed).
+# List the control node too: the health probe passes through the firewall. nftables table
+# inet funasr_fleet, loaded at boot by funasr-fleet-firewall.service; Docker's own rules
+# are left alone. [] = no firewall managed (and no remote command for it); going back to
+# [] leaves an existing table in place (README: Hardening says how to remove it).
+funasr_allow_from = []
 # Server thread counts (--io-thread-num, --decoder-thread-num, --model-thread-num).
 funasr_io_threads = 2
 funasr_decoder_threads = 8
@@ -96,12 +107,21 @@ funasr_memory_limit = "6g"
 funasr_cpus = 0
 # Restart policy of the container.
 funasr_restart_policy = "unless-stopped"
-# TLS: "off" (plain ws) or "files" (wss with your certificate and key; the key is
-# uploaded with mode 0600 and the probe pins the certificate).
+# TLS: "off" (plain ws), "files" (wss with your certificate and key; the probe pins the
+# certificate) or "generated" (wss with a certificate per host from a fleet CA the control
+# node keeps; the probe verifies it against that CA and the host name). Keys are uploaded
+# with mode 0600 and never shown.
 funasr_tls = "off"
 # Certificate and key files on the control node (funasr_tls = "files").
 funasr_tls_cert = ""
 funasr_tls_key = ""
+# Control-node directory of the fleet CA and the hosts' certificates (funasr_tls =
+# "generated"; mode 0700, keys 0600). Back it up: a new CA re-issues every certificate.
+funasr_tls_dir = "~/.config/funasr-fleet/tls"
+# Names a generated certificate holds besides the inventory name, ssh_hostname and
+# funasr_probe_address: DNS names or IP addresses clients use, e.g. ["asr.example.com"].
+# A changed list re-issues the certificate (and restarts that host's server).
+funasr_tls_sans = []
 
 # ---------------------------------------------------------------- Models
 # Model per role and profile: ModelScope id and a pinned revision. Merged across layers

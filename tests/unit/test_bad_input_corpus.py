@@ -11,7 +11,7 @@ from funasr_fleet.settings import check_inventory
 from helpers import make_inventory
 
 CORPUS = [
-    # (key, bad value, fragment of the fix the message must give)
+    # (key, bad value, fragment of the fix the message must give[, other data of that host])
     ("funasr_port", -1, "must be an integer from 1 to 65535"),
     ("funasr_port", 70000, "must be an integer from 1 to 65535"),
     ("funasr_bind_address", "0.0.0.0:10095", "must be an IP address, e.g. 0.0.0.0"),
@@ -60,13 +60,25 @@ CORPUS = [
     ("funasr_registry_password_env", "my password", "the NAME of an environment variable"),
     ("funasr_registry_password_env", "FUNASR_FLEET_CORPUS_UNSET", "export it before running pyinfra"),
     ("funasr_prot", 10095, "did you mean 'funasr_port'"),
+    ("funasr_allow_from", ["10.0.0.1/8"], "has host bits set; write the network '10.0.0.0/8'"),
+    ("funasr_allow_from", ["office-lan"], "is not an IP address or network; write it like '192.0.2.7'"),
+    ("funasr_allow_from", "10.0.0.0/8", "must be a list of IP addresses or networks"),
+    ("funasr_tls", "self-signed", "one of 'off', 'files', 'generated'"),
+    ("funasr_tls_sans", ["https://asr.example.com"], "is not a DNS name or an IP address"),
+    ("funasr_tls_sans", "asr.example.com", "must be a list of DNS names or IP addresses"),
+    ("funasr_registry_password_file", "/nonexistent/registry-password",
+     "cannot read a password from /nonexistent/registry-password on the control node (No such file"),
+    ("funasr_registry_password_file", "/", "cannot read a password from / on the control node (Is a directory"),
+    ("funasr_registry_password_file", __file__, "the password must have one source: set one of them to ''",
+     {"funasr_registry_password_env": "PATH"}),
 ]
 
 
-@pytest.mark.parametrize("key, value, fix", CORPUS, ids=[f"{i:02d}-{case[0]}" for i, case in enumerate(CORPUS)])
-def test_bad_input_is_refused_naming_host_key_value_and_fix(key, value, fix):
+@pytest.mark.parametrize("key, value, fix, other", [(*case, {})[:4] for case in CORPUS],
+                         ids=[f"{i:02d}-{case[0]}" for i, case in enumerate(CORPUS)])
+def test_bad_input_is_refused_naming_host_key_value_and_fix(key, value, fix, other):
     with pytest.raises(SettingsError) as error:
-        check_inventory(make_inventory([("good", {}), ("h1", {key: value})]))
+        check_inventory(make_inventory([("good", {}), ("h1", {**other, key: value})]))
     message = str(error.value)
     assert message.startswith("invalid host data, nothing was changed on any host (1 problem)")
     assert f"h1: {key} = {value!r}"[:60] in message
@@ -75,7 +87,7 @@ def test_bad_input_is_refused_naming_host_key_value_and_fix(key, value, fix):
 
 
 def test_the_corpus_covers_at_least_30_cases_and_every_kind_of_input():
-    keys = {key for key, _, _ in CORPUS}
+    keys = {case[0] for case in CORPUS}
     assert len(CORPUS) >= 30
     assert {"funasr_hotwords", "funasr_models", "funasr_image_tag", "funasr_dir", "funasr_tls_cert",
-            "funasr_prot"} <= keys
+            "funasr_prot", "funasr_allow_from", "funasr_tls_sans", "funasr_registry_password_file"} <= keys

@@ -8,6 +8,7 @@ from funasr_fleet.facts import (
     DockerImageId,
     KeyringFingerprints,
     ModelManifests,
+    NftTableDigest,
     NvidiaGpus,
     PathStates,
     SystemdUnitState,
@@ -34,9 +35,11 @@ def test_deb_package_versions_keeps_installed_only():
 
 
 def test_systemd_unit_state():
-    assert SystemdUnitState().process(["active", "enabled"]) == {"active": True, "enabled": True}
-    assert SystemdUnitState().process(["inactive", "disabled"]) == {"active": False, "enabled": False}
-    assert SystemdUnitState().process([]) == {"active": False, "enabled": False}
+    assert SystemdUnitState().process(["active", "enabled", "no"]) == {
+        "active": True, "enabled": True, "need_reload": False}
+    assert SystemdUnitState().process(["inactive", "disabled", "yes"]) == {
+        "active": False, "enabled": False, "need_reload": True}
+    assert SystemdUnitState().process([]) == {"active": False, "enabled": False, "need_reload": False}
 
 
 def test_docker_image_id_absent_is_none():
@@ -98,3 +101,14 @@ def test_nvidia_gpus_says_why_there_are_none(tmp_path):
     facts = run_fact_command(NvidiaGpus(), tmp_path, broken)
     assert not facts["ok"] and facts["error"].startswith("nvidia-smi failed: NVIDIA-SMI has failed")
     assert NvidiaGpus().process([])["error"] == "nvidia-smi lists no GPU"
+
+
+def test_nft_table_digest_reads_the_comment_of_the_live_table():
+    digest = "ab" * 32
+    listing = ["table inet funasr_fleet {", f'\tcomment "funasr-fleet config-sha256 {digest}"',
+               "\tset allowed_v4 {", "\t}", "}"]
+    assert NftTableDigest().process(listing) == digest
+    assert NftTableDigest().process(["table inet funasr_fleet {", "}"]) is None  # edited by hand
+    assert NftTableDigest().process([]) is None  # no table
+    assert NftTableDigest().command(table="inet funasr_fleet") == \
+        "nft list table inet funasr_fleet 2>/dev/null || true"

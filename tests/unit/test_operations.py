@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from funasr_fleet import operations
-from funasr_fleet.digest import sha256_text
+from funasr_fleet.digest import sha256_bytes, sha256_text
 from funasr_fleet.images import ImageTarball
 from funasr_fleet.models import CachedModel, MANIFEST
 from funasr_fleet.modelset import ModelSpec
@@ -277,3 +277,30 @@ def test_a_host_left_alone_by_a_stopped_rollout_is_not_failed(monkeypatch):
     assert commands == []
     assert fake.logs[-1] == ("not changed: the rollout stopped after lab-4 failed "
                              "(this host's server: tcp: connection refused)")
+
+
+def test_nft_table_loaded_is_silent_for_the_live_digest_and_loads_the_file_otherwise():
+    args = {"path": "/etc/funasr-fleet/firewall.nft", "table": "inet funasr_fleet", "config_sha256": "d" * 64}
+    commands, host = run_operation(operations.nft_table_loaded, {"NftTableDigest": "d" * 64}, **args)
+    assert commands == [] and host.fact_calls == [("NftTableDigest", {"table": "inet funasr_fleet"})]
+    for live in (None, "0" * 64):  # no table yet, or another ruleset (edited, older)
+        commands, _ = run_operation(operations.nft_table_loaded, {"NftTableDigest": live}, **args)
+        assert commands == ["nft -f /etc/funasr-fleet/firewall.nft"]
+
+
+def test_unit_running_reloads_systemd_when_the_unit_file_changed():
+    commands, _ = run_operation(operations.unit_running, {"SystemdUnitState": {
+        "active": True, "enabled": True, "need_reload": True}}, unit="funasr-fleet-firewall.service")
+    assert commands == ["systemctl daemon-reload"]
+
+
+def test_managed_paths_takes_hidden_contents_and_never_shows_them():
+    from pyinfra.api import HiddenValue
+
+    key = b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleQ==\n-----END PRIVATE KEY-----\n"
+    files = [("/opt/funasr/ssl/server.key", HiddenValue(key), "600")]
+    same = {"/opt/funasr/ssl/server.key": {"type": "file", "mode": "600", **ROOT, "sha256": sha256_bytes(key)}}
+    assert run_operation(operations.managed_paths, {"PathStates": same}, files=files)[0] == []
+    commands, _ = run_operation(operations.managed_paths, {"PathStates": {}}, files=files)
+    assert commands[0].startswith("FileUploadCommand(") and commands[1].startswith("chmod 600 ")
+    assert "c2VjcmV0LWtleQ" not in "".join(commands) and "c2VjcmV0LWtleQ" not in repr(files)

@@ -226,3 +226,21 @@ def test_status_table_shows_running_and_wanted_versions():
                                 "HEALTH", "LATENCY"]
     assert "0.1.12 (data: 0.1.13)" in lines[1] and "UNHEALTHY (handshake: timed out)" in lines[1]
     assert "0.1.13 (data" not in lines[2] and lines[2].rstrip().endswith("healthy  0.05s")
+
+
+def test_wss_with_a_generated_certificate_is_verified_against_the_fleet_ca(models, servers, tmp_path):
+    from funasr_fleet import tls
+
+    fleet_ca = TlsPolicy(cafile=str(tls.ca_files(tmp_path).cert))
+    results = {}
+    for host, names in (("right", ["right", "127.0.0.1"]), ("wrong", ["wrong", "192.0.2.1"])):
+        files = tls.host_certificate(tmp_path, host, names).files
+        server = start(models, scheme="wss", extra=["--certfile", files.cert, "--keyfile", files.key])
+        servers.append(server)
+        assert wait_until_healthy(server.url, mode="2pass", tls=TlsPolicy(verify=False), start_timeout=10,
+                                  probe_timeout=5, interval=0.2).ok
+        results[host] = probe(server.url, tls=fleet_ca)
+    assert results["right"].ok, results["right"]  # the probe connects to 127.0.0.1, a name it holds
+    wrong = results["wrong"]  # signed by the fleet CA, but for another address: refused
+    assert not wrong.ok and wrong.stage == "handshake" and "CERTIFICATE_VERIFY_FAILED" in wrong.error
+    assert not probe(servers[0].url).ok  # the system CAs do not know the fleet CA

@@ -80,13 +80,13 @@ def test_hotwords_file_is_sorted_word_weight_lines():
 
 
 def test_a_hotword_change_changes_compose_and_its_config_digest():
-    first, digest1 = compose_with_digest(settings_for(), service_inputs(settings_for())[1])
+    first, digest1 = compose_with_digest(settings_for(), service_inputs(settings_for(), None)[1])
     changed = settings_for(funasr_hotwords={"小智": 30})
-    second, digest2 = compose_with_digest(changed, service_inputs(changed)[1])
+    second, digest2 = compose_with_digest(changed, service_inputs(changed, None)[1])
     assert digest1 != digest2 and first != second
     labels = yaml.safe_load(second)["services"]["funasr"]["labels"]
     assert labels["io.funasr-fleet.config-sha256"] == digest2
-    assert compose_with_digest(settings_for(), service_inputs(settings_for())[1])[1] == digest1
+    assert compose_with_digest(settings_for(), service_inputs(settings_for(), None)[1])[1] == digest1
 
 
 def test_daemon_json_has_log_rotation_data_root_and_mirrors():
@@ -169,3 +169,74 @@ def test_xiaozhi_asr_section_points_at_the_probed_address():
     assert config == {"selected_module": {"ASR": "FunASRServer"},
                       "ASR": {"FunASRServer": {"type": "fun_server", "host": "asr.example", "port": 443,
                                                "is_ssl": False, "api_key": "none", "output_dir": "tmp/"}}}
+
+
+def firewall_of(**data):
+    from funasr_fleet.digest import rendered_with_digest
+    from funasr_fleet.render import render_firewall
+
+    settings = settings_for(**data)
+    return rendered_with_digest(lambda digest: render_firewall(settings, digest))
+
+
+def statements(text):
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_firewall_replaces_only_its_own_table_and_carries_its_digest():
+    from funasr_fleet.digest import sha256_text
+    from funasr_fleet.render import render_firewall
+
+    text, digest = firewall_of(funasr_allow_from=["10.0.0.0/8"])
+    lines = statements(text)
+    assert lines[:3] == ["table inet funasr_fleet {}", "delete table inet funasr_fleet",
+                         "table inet funasr_fleet {"]
+    assert f'comment "funasr-fleet config-sha256 {digest}"' in lines
+    assert digest == sha256_text(render_firewall(settings_for(funasr_allow_from=["10.0.0.0/8"])))
+    code = "\n".join(lines)
+    assert "flush" not in code and code.count("table ") == code.count("table inet funasr_fleet") == 3
+    assert firewall_of(funasr_allow_from=["10.0.0.0/8"]) == (text, digest)  # stable: no change on re-run
+    assert firewall_of(funasr_allow_from=["10.0.0.0/16"])[1] != digest
+
+
+def test_firewall_filters_every_published_port_in_forward_and_input_by_family():
+    text, _ = firewall_of(funasr_profile="offline-gpu", funasr_version="0.2.1", funasr_gpus=2,
+                          funasr_instance_per_gpu=True,
+                          funasr_allow_from=["10.0.0.0/8", "10.1.0.0/16", "192.0.2.7", "2001:db8::/32"])
+    lines = statements(text)
+    assert "elements = { 10095, 10096 }" in lines  # every instance's host port
+    assert "elements = { 10.0.0.0/8, 192.0.2.7/32 }" in lines  # collapsed: no overlapping intervals
+    assert "elements = { 2001:db8::/32 }" in lines
+    forward = lines[lines.index("chain forward {"):lines.index("chain input {")]
+    assert "type filter hook forward priority filter - 10; policy accept;" in forward
+    assert 'iif "lo" accept' in forward
+    for family, address_set in (("ip", "allowed_v4"), ("ip6", "allowed_v6")):
+        assert (f"ct direction original ct status dnat meta l4proto tcp ct original proto-dst "
+                f"@service_ports {family} saddr != @{address_set} drop") in forward
+        assert f"tcp dport @service_ports {family} saddr != @{address_set} drop" in lines
+    input_chain = lines[lines.index("chain input {"):]
+    assert input_chain[1:3] == ["type filter hook input priority filter - 10; policy accept;", 'iif "lo" accept']
+
+
+def test_firewall_with_one_family_leaves_the_other_set_empty_so_it_is_dropped():
+    lines = statements(firewall_of(funasr_allow_from=["192.0.2.0/24"])[0])
+    v6 = lines[lines.index("set allowed_v6 {"):]
+    assert v6[1:4] == ["type ipv6_addr", "flags interval", "}"]  # no elements: every IPv6 source drops
+
+
+def test_a_firewall_template_that_would_touch_other_tables_fails_on_the_control_node(tmp_path):
+    from funasr_fleet.render import render_firewall
+
+    (tmp_path / "firewall.nft.j2").write_text("flush ruleset\ntable {{ table }} {\n}\n")
+    with pytest.raises(DeployError, match="must start with 'table inet funasr_fleet {}' and 'delete table"):
+        render_firewall(settings_for(funasr_allow_from=["10.0.0.0/8"]), templates_dir=tmp_path)
+
+
+def test_firewall_unit_loads_the_ruleset_at_boot_before_docker():
+    from funasr_fleet.render import render_firewall_unit
+
+    unit = statements(render_firewall_unit("/etc/funasr-fleet/firewall.nft"))
+    assert "ExecStart=/usr/sbin/nft -f /etc/funasr-fleet/firewall.nft" in unit
+    assert "Type=oneshot" in unit and "RemainAfterExit=yes" in unit and "WantedBy=multi-user.target" in unit
+    assert "Before=network-pre.target shutdown.target docker.service" in unit
+    assert not any(line.startswith("ExecStop") for line in unit)  # a stop never opens the port

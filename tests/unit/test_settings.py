@@ -170,3 +170,83 @@ def test_online_gpu_tags_of_third_party_guides_are_refused_unless_allowed():
 def test_instance_per_gpu_and_probe_port_checks(data, expected):
     with pytest.raises(SettingsError, match=expected):
         check_inventory(make_inventory([("g1", data)]))
+
+
+def test_allow_from_is_normalised_and_validated():
+    settings = load_settings(make_inventory([("h1", {"funasr_allow_from": [
+        "192.0.2.7", "10.0.0.0/8", "2001:DB8::/32", "10.0.0.0/8"]})]).get_host("h1"))
+    assert settings.funasr_allow_from == ("192.0.2.7/32", "10.0.0.0/8", "2001:db8::/32")
+    assert load_settings(make_inventory([("h1", {})]).get_host("h1")).funasr_allow_from == ()
+
+
+@pytest.mark.parametrize("value, expected", [
+    (["10.0.0.1/8"], "entry '10.0.0.1/8' has host bits set; write the network '10.0.0.0/8'"),
+    (["office"], "entry 'office' is not an IP address or network; write it like '192.0.2.7'"),
+    ([10], "entry 10 is not a string"),
+    ("10.0.0.0/8", "must be a list of IP addresses or networks"),
+])
+def test_bad_allow_lists_name_the_entry_and_the_fix(value, expected):
+    message = problems_of(make_inventory([("h1", {"funasr_allow_from": value})]))
+    assert "h1: funasr_allow_from = " in message and expected in message
+
+
+def test_generated_tls_names_hold_host_ssh_and_probe_addresses_and_extras():
+    settings = load_settings(make_inventory([("asr-1", {
+        "funasr_tls": "generated", "ssh_hostname": "10.0.0.5", "funasr_probe_address": "ASR-1.example.com",
+        "funasr_tls_sans": ["asr.example.com", "10.0.0.5"]})]).get_host("asr-1"))
+    assert settings.tls_sans == ("asr-1", "10.0.0.5", "asr-1.example.com", "asr.example.com")
+    assert settings.instances[0].probe_url == "wss://ASR-1.example.com:10095"
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"funasr_tls_sans": ["asr.example.com:10095"]}, "funasr_tls_sans = ['asr.example.com:10095'] "
+     "(from host h1 in the inventory): entry 'asr.example.com:10095' is not a DNS name or an IP address"),
+    ({"funasr_tls": "generated", "funasr_probe_address": "https://asr"},
+     "funasr_tls = 'generated' (from host h1 in the inventory): is 'generated', but the host's "
+     "funasr_probe_address cannot be a certificate name"),
+    ({"funasr_tls": "generated", "funasr_tls_cert": __file__},
+     "is 'generated' but funasr_tls_cert or funasr_tls_key is set too; remove them"),
+])
+def test_generated_tls_checks(data, expected):
+    assert expected in problems_of(make_inventory([("h1", data)]))
+
+
+def test_registry_password_comes_from_a_file_read_at_run_time(tmp_path):
+    secret = tmp_path / "registry-password"
+    secret.write_text("s3cret-from-file\n")
+    secret.chmod(0o600)
+    settings = load_settings(make_inventory([("h1", {"funasr_registry_password_file": str(secret),
+                                                     "funasr_registry_username": "bot"})]).get_host("h1"))
+    assert settings.registry_password == "s3cret-from-file"
+    secret.write_text("rotated\n")
+    assert settings.registry_password == "rotated"
+    assert "rotated" not in repr(settings) and "s3cret" not in repr(settings)
+    secret.unlink()
+    with pytest.raises(SettingsError, match=r"h1: funasr_registry_password_file: cannot read a password "
+                                            r"from .*registry-password on the control node \(No such file"):
+        settings.registry_password
+
+
+def test_registry_password_file_and_env_together_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNASR_FLEET_TEST_PASSWORD", "s3cret")
+    secret = tmp_path / "registry-password"
+    secret.write_text("s3cret-from-file\n")
+    message = problems_of(make_inventory([("h1", {"funasr_registry_password_env": "FUNASR_FLEET_TEST_PASSWORD",
+                                                  "funasr_registry_password_file": str(secret)})]))
+    assert "h1: funasr_registry_password_file = '/" in message
+    assert "is set and so is funasr_registry_password_env (FUNASR_FLEET_TEST_PASSWORD); the password " \
+           "must have one source: set one of them to ''" in message
+    assert "s3cret" not in message
+
+
+@pytest.mark.parametrize("content, reason", [(None, "Is a directory"), ("\n", "empty"), (b"\xff\xfe", "not UTF-8")])
+def test_unreadable_or_empty_password_files_are_refused_without_showing_content(tmp_path, content, reason):
+    path = tmp_path / "pw"
+    if content is None:
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    message = problems_of(make_inventory([("h1", {"funasr_registry_password_file": str(path)})]))
+    assert f"cannot read a password from {path} on the control node ({reason}" in message

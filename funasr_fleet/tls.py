@@ -1,0 +1,339 @@
+"""
+Generated TLS (``funasr_tls = "generated"``): a fleet CA on the control node signs one
+server certificate per host; the probe trusts that CA and checks the host name.
+
+    <funasr_tls_dir>/                 mode 0700
+        ca/ca.crt  ca/ca.key          the fleet CA (key 0600), made once
+        hosts/<host>/server.crt       the host's certificate
+        hosts/<host>/server.key       its key (0600)
+
+`fleet_ca` makes the CA once per fleet: in a temporary directory renamed into place,
+under the control-node cache lock (`funasr_fleet.cachelock`), so hosts prepared in
+parallel greenlets, or two pyinfra runs, end up with one CA. `host_certificate` keeps a
+host's certificate while it is signed by that CA, matches its key, holds exactly the
+wanted names and has more than `RENEW_BEFORE` left; otherwise it issues a new key and
+certificate. A converge with unchanged names therefore reuses the same bytes and changes
+nothing on the host; a changed name list re-issues (and restarts that host's server).
+
+Keys are created with mode 0600 (never readable by others, not even for a moment) and
+are never logged or printed: messages name paths and certificate names only.
+"""
+
+import datetime
+import ipaddress
+import os
+import re
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .cachelock import exclusive, produce_once
+from .errors import DeployError
+
+CA_LIFETIME = datetime.timedelta(days=3650)
+CERTIFICATE_LIFETIME = datetime.timedelta(days=365)
+# A certificate with less than this left is re-issued by the next converge.
+RENEW_BEFORE = datetime.timedelta(days=30)
+# Tolerated clock difference between the control node and the probe's or client's clock.
+BACKDATE = datetime.timedelta(minutes=5)
+
+_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+_DNS_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+
+
+@dataclass(frozen=True)
+class CertificateFiles:
+    """A PEM certificate and its private key on the control node.
+
+    + cert: the certificate file
+    + key: the private key file (mode 0600)
+    """
+
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What `host_certificate` returns.
+
+    + files: the host's `CertificateFiles`
+    + reason: why a new certificate was issued in this call (e.g. ``"its names changed"``),
+      or None when the existing one was kept
+    """
+
+    files: CertificateFiles
+    reason: str | None
+
+
+def san_name(value):
+    """The canonical form of a certificate name: an IP address or a lowercase DNS name.
+
+    + value: a DNS name (``asr-1.example.com``, ``lab-1``) or an IPv4/IPv6 address
+
+    Raises ValueError for anything else (URLs, ``host:port``, wildcards, scoped IPv6).
+
+    **Example:**
+
+    .. code:: python
+
+        san_name("ASR-1.Example.com.")  # 'asr-1.example.com'
+        san_name("2001:db8:0::5")       # '2001:db8::5'
+    """
+    if isinstance(value, str) and "%" not in value:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+    name = value.lower().removesuffix(".") if isinstance(value, str) else ""
+    if len(name) > 253 or re.fullmatch(r"[0-9.]+", name) or not _DNS_NAME.fullmatch(name):
+        raise ValueError(f"{value!r} is not a DNS name or an IP address (e.g. 'asr-1.example.com' "
+                         "or '10.0.0.5'; no scheme, port or wildcard)")
+    return name
+
+
+def ca_files(tls_dir):
+    """The fleet CA's `CertificateFiles` under ``tls_dir`` (they may not exist yet).
+
+    **Example:**
+
+    .. code:: python
+
+        TlsPolicy(cafile=str(ca_files("~/.config/funasr-fleet/tls").cert))
+    """
+    return CertificateFiles(cert=Path(tls_dir) / "ca" / "ca.crt", key=Path(tls_dir) / "ca" / "ca.key")
+
+
+def host_files(tls_dir, host):
+    """The `CertificateFiles` of inventory host ``host`` under ``tls_dir``."""
+    directory = Path(tls_dir) / "hosts" / host
+    return CertificateFiles(cert=directory / "server.crt", key=directory / "server.key")
+
+
+def fleet_ca(tls_dir):
+    """The fleet CA's `CertificateFiles`, the CA made first if ``tls_dir`` has none.
+
+    + tls_dir: the control-node TLS directory (``funasr_tls_dir``); made with mode 0700 if
+      missing, refused (`DeployError`) if other users can open it
+
+    Safe to call from every host's greenlet at once: exactly one makes the CA, the others
+    wait for it and use the same one.
+
+    **Example:**
+
+    .. code:: python
+
+        ca = fleet_ca(Path("~/.config/funasr-fleet/tls").expanduser())
+    """
+    files = ca_files(tls_dir)
+    _private_directory(Path(tls_dir))
+    produce_once(files.cert.parent, lambda: _create_ca(files.cert.parent))
+    return files
+
+
+def host_certificate(tls_dir, host, names, now=None):
+    """Give inventory host ``host`` a certificate for ``names`` signed by the fleet CA.
+
+    + tls_dir: the control-node TLS directory (``funasr_tls_dir``)
+    + host: the inventory name (the files go to ``hosts/<host>/``)
+    + names: the subjectAltName entries (DNS names and IP addresses, see `san_name`);
+      the first is also the subject's common name
+    + now: the current time (tests); default: now, UTC
+
+    The existing certificate is kept, byte for byte, while it is still right; the check
+    and any re-issue run under a per-host lock. Returns an `Issued`.
+
+    **Example:**
+
+    .. code:: python
+
+        issued = host_certificate(tls_dir, "asr-1", ["asr-1", "asr-1.example.com", "10.0.0.5"])
+        if issued.reason:
+            print(f"new certificate: {issued.reason}")
+    """
+    names = tuple(dict.fromkeys(san_name(name) for name in names))
+    if not names:
+        raise ValueError("a certificate needs at least one name")
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    try:
+        ca = _load_ca(fleet_ca(tls_dir))
+        files = host_files(tls_dir, host)
+        _private_directory(files.cert.parent)
+        with exclusive(files.cert.parent):
+            reason = reissue_reason(files, ca[0], names, now)
+            if reason:
+                _issue(files, ca, names, now)
+    except OSError as error:
+        raise DeployError(f"cannot write TLS files under {tls_dir} on the control node: {error}; "
+                          "make funasr_tls_dir a directory you can write, or point it elsewhere") \
+            from None
+    return Issued(files=files, reason=reason)
+
+
+def reissue_reason(files, ca_certificate, names, now):
+    """Why the certificate in ``files`` must be re-issued, or None when it can stay.
+
+    + files: the host's `CertificateFiles`
+    + ca_certificate: the fleet CA's ``x509.Certificate``
+    + names: the wanted names, canonical (`san_name`)
+    + now: the current time (aware datetime)
+
+    **Example:**
+
+    .. code:: python
+
+        reissue_reason(host_files(tls_dir, "asr-1"), ca_cert, ("asr-1",), now)  # 'no certificate yet'
+    """
+    try:
+        certificate = x509.load_pem_x509_certificate(files.cert.read_bytes())
+        key = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
+    except FileNotFoundError:
+        return "no certificate yet"
+    except (ValueError, TypeError):
+        return "its certificate or key file is damaged"
+    if _public_der(certificate.public_key()) != _public_der(key.public_key()):
+        return "its key does not match the certificate"
+    try:
+        certificate.verify_directly_issued_by(ca_certificate)
+    except (ValueError, TypeError, InvalidSignature):
+        return "it is not signed by the fleet CA"
+    held = certificate_names(certificate)
+    if set(held) != set(names):
+        return f"its names changed (it had {', '.join(held) or 'none'})"
+    if certificate.not_valid_after_utc - now < RENEW_BEFORE:
+        return f"it expires on {certificate.not_valid_after_utc:%Y-%m-%d}"
+    return None
+
+
+def certificate_names(certificate):
+    """The canonical names (`san_name`) in a certificate's subjectAltName, in order.
+
+    + certificate: an ``x509.Certificate`` or PEM bytes
+
+    **Example:**
+
+    .. code:: python
+
+        certificate_names(Path("hosts/asr-1/server.crt").read_bytes())  # ('asr-1', '10.0.0.5')
+    """
+    if isinstance(certificate, bytes):
+        certificate = x509.load_pem_x509_certificate(certificate)
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return ()
+    return tuple(str(entry.value) if isinstance(entry, x509.IPAddress) else entry.value.lower()
+                 for entry in names if isinstance(entry, (x509.IPAddress, x509.DNSName)))
+
+
+def _general_name(name):
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _public_der(public_key):
+    return public_key.public_bytes(serialization.Encoding.DER,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _create_ca(directory):
+    """Make a new CA (key + self-signed certificate) and rename it into ``directory``."""
+    staging = Path(tempfile.mkdtemp(prefix=".ca-", dir=directory.parent))  # mode 0700
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "funasr-fleet"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, f"funasr-fleet CA {os.urandom(4).hex()}")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE).not_valid_after(now + CA_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write(staging / "ca.key", _private_pem(key), 0o600)
+    _write(staging / "ca.crt", certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    staging.rename(directory)
+
+
+def _load_ca(files):
+    """``(certificate, key)`` of the fleet CA; `DeployError` naming the files when unusable."""
+    try:
+        return (x509.load_pem_x509_certificate(files.cert.read_bytes()),
+                serialization.load_pem_private_key(files.key.read_bytes(), password=None))
+    except (OSError, ValueError, TypeError):
+        raise DeployError(
+            f"the fleet CA in {files.cert.parent} cannot be read (ca.crt and an unencrypted "
+            "ca.key are expected); restore it from your backup, or move the directory away to "
+            "make a new CA (every host then gets a new certificate)") from None
+
+
+def _issue(files, ca, names, now):
+    """Write a new key and a certificate for ``names`` signed by ``ca`` (key first)."""
+    ca_certificate, ca_key = ca
+    key = ec.generate_private_key(ec.SECP256R1())
+    common_name = names[0] if len(names[0]) <= 64 else "funasr-fleet server"
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_certificate.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(min(now + CERTIFICATE_LIFETIME, ca_certificate.not_valid_after_utc))
+        .add_extension(x509.SubjectAlternativeName([_general_name(name) for name in names]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    # Key first: a run stopped between the two leaves a key that does not match the old
+    # certificate, which the next run notices and re-issues.
+    _write(files.key, _private_pem(key), 0o600)
+    _write(files.cert, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def _private_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _write(path, data, mode):
+    """Replace ``path`` with ``data`` by rename; the file has ``mode`` from its creation."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.write(descriptor, data)
+        os.fchmod(descriptor, mode)  # whatever the umask
+    finally:
+        os.close(descriptor)
+    os.replace(temporary, path)
+
+
+def _private_directory(path):
+    """Make ``path`` with mode 0700 if missing; refuse an existing one other users can open."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise DeployError(f"{path} is open to other users (mode {mode:o}) and would hold private "
+                          "keys; chmod 700 it, or set funasr_tls_dir to a private directory")

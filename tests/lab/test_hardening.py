@@ -1,0 +1,72 @@
+"""
+Hardening on the lab: generated TLS verified against the fleet CA, and the firewall
+allow-list (nftables table inet funasr_fleet) in front of Docker's published port.
+Each test puts the lab back as the converge left it.
+"""
+
+import pytest
+
+from conftest import grand_total
+
+pytestmark = pytest.mark.lab
+
+FIREWALL_CLEANUP = ("systemctl disable --now funasr-fleet-firewall.service; "
+                    "nft delete table inet funasr_fleet; "
+                    "rm -f /etc/funasr-fleet/firewall.nft /etc/systemd/system/funasr-fleet-firewall.service; "
+                    "systemctl daemon-reload")
+
+
+def test_generated_tls_is_verified_against_the_fleet_ca_and_kept(lab, tmp_path):
+    from funasr_fleet import tls
+    from funasr_fleet.probe import TlsPolicy, probe
+
+    target, tls_dir = lab.hosts[0], tmp_path / "tls"
+    lab.set_host_data({target: {"funasr_tls": "generated", "funasr_tls_dir": str(tls_dir)}})
+    try:
+        result = lab.deploy()  # its health gate verifies the server against the fleet CA
+        assert result.returncode == 0, result.output[-5000:]
+        key = tls.host_files(tls_dir, target).key.read_text()
+        assert "PRIVATE KEY" not in result.output and "".join(key.splitlines()[1:-1])[:32] not in result.output
+        assert lab.ssh(target, "stat -c '%a %U' /opt/funasr/ssl/server.key").strip() == "600 root"
+        url = f"wss://127.0.0.1:{lab.entry(target)['service_ports']['10095']}"
+        assert probe(url, tls=TlsPolicy(cafile=str(tls.ca_files(tls_dir).cert))).ok
+        assert not probe(url).ok  # the system CAs do not know the fleet CA
+        started = lab.container(target)["State"]["StartedAt"]
+        again = lab.deploy()
+        assert again.returncode == 0, again.output[-5000:]
+        assert grand_total(again.output)[1:3] == (0, 0), again.output[-5000:]  # certificate reused
+        assert lab.container(target)["State"]["StartedAt"] == started
+    finally:
+        lab.set_host_data({})
+    assert lab.deploy().returncode == 0
+
+
+def test_firewall_admits_listed_sources_only_and_leaves_dockers_rules(lab):
+    from funasr_fleet.probe import probe
+
+    target = lab.hosts[0]
+    url = f"ws://127.0.0.1:{lab.entry(target)['service_ports']['10095']}"
+    # The control node reaches the lab host through Docker's port publishing; the lab host
+    # sees the same source address for SSH and for the service port.
+    source = lab.ssh(target, "echo $SSH_CONNECTION").split()[0]
+    loopback = "timeout 5 bash -c '</dev/tcp/127.0.0.1/10095' && echo open"
+    try:
+        lab.set_host_data({target: {"funasr_allow_from": [source]}})
+        result = lab.deploy()
+        assert result.returncode == 0, result.output[-5000:]  # the gate passed through the firewall
+        assert "config-sha256" in lab.ssh(target, "nft list table inet funasr_fleet")
+        assert lab.ssh(target, "systemctl is-enabled funasr-fleet-firewall.service").strip() == "enabled"
+        assert probe(url).ok  # Docker's DNAT still works next to our table
+        again = lab.deploy()
+        assert grand_total(again.output)[1:3] == (0, 0), again.output[-5000:]
+
+        lab.set_host_data({target: {"funasr_allow_from": ["192.0.2.0/24"], "funasr_start_timeout": 5}})
+        blocked = lab.deploy()
+        assert blocked.returncode != 0 and "FunASR unhealthy at" in blocked.output, blocked.output[-5000:]
+        assert not probe(url, connect_timeout=3, timeout=3).ok
+        assert lab.ssh(target, loopback).strip() == "open"  # loopback is always allowed
+    finally:
+        lab.set_host_data({})
+        lab.ssh(target, FIREWALL_CLEANUP, check=False)
+    assert lab.deploy().returncode == 0
+    assert probe(url).ok

@@ -1,0 +1,32 @@
+"""Deploy wiring: what a named deploy adds to a run, before anything connects to a host."""
+
+from pyinfra.api import Config, State
+from pyinfra.context import ctx_host, ctx_state
+
+from funasr_fleet.deploys import service_firewall
+from funasr_fleet.settings import load_settings
+from helpers import make_inventory
+
+
+def operations_added(deploy, **data):
+    """Names of the operations ``deploy(settings)`` adds for one host with ``data``."""
+    state = State(check_for_changes=False)
+    state.init(make_inventory([("h1", data)]), Config())
+    host = state.inventory.get_host("h1")
+    with ctx_state.use(state), ctx_host.use(host):
+        deploy(load_settings(host))
+    return [state.get_op_meta(op_hash).names.pop() for op_hash in state.get_op_order()], state, host
+
+
+def test_the_default_allow_list_adds_no_firewall_operation_and_so_no_remote_command():
+    names, _, _ = operations_added(service_firewall)
+    assert names == []
+
+
+def test_an_allow_list_installs_writes_loads_and_persists_the_firewall():
+    names, state, _ = operations_added(service_firewall, funasr_allow_from=["10.0.0.0/8"])
+    assert names == ["FunASR firewall | nftables",
+                     "FunASR firewall | Firewall ruleset and its boot unit",
+                     "FunASR firewall | Firewall table inet funasr_fleet loaded",
+                     "FunASR firewall | Firewall loaded at boot"]
+    assert all(not state.get_op_meta(op_hash).args for op_hash in state.get_op_order())
