@@ -21,10 +21,10 @@ from funasr_fleet.hub import fetch_models
 from funasr_fleet.settings import check_inventory, load_settings
 from funasr_fleet.waves import inventory_plan
 
-# Every host's data is validated once, while the run's first host is prepared: a bad value
-# on any host stops the run before any operation executes (operations start only after
-# every host is prepared).
-if host.name == next(candidate.name for candidate in inventory if candidate in state.activated_hosts):
+# Every host's data is validated once, while the run's first reachable host is prepared: a
+# bad value on any host (reachable or not, in --limit or not) stops the run before any
+# operation executes (operations start only after every host is prepared).
+if host.name == next(candidate.name for candidate in inventory if candidate in state.active_hosts):
     check_inventory(inventory)
 settings = load_settings(host)
 plan = inventory_plan(inventory, settings)

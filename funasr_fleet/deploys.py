@@ -385,15 +385,19 @@ def waves(settings, plan, balancer=None, pending=None):
     Every host carries every wave's operations so that pyinfra runs each wave's gate
     before the next wave's changes. ``in_wave()`` is true in the host's own wave;
     ``go()`` also needs that no host has failed so far (changes stop at a failure).
-    Both are for ``_if=``, evaluated when the operation executes. With a balancer, each
+    Both are for ``_if=``, evaluated when the operation executes (hosts unreachable at
+    the start do not count as failed: they simply do not change). With a balancer, each
     wave's servers that are about to restart are drained before the loop body's
     operations and put back after them (its health gate), unless their host failed.
     """
     mine, state = wave_of(plan, settings.host), host.state
     failed = failed_hosts()
+    # Hosts that could not be reached at the start are left out of the run, and do not
+    # stop the rollout; a host that fails while the run executes does.
+    unreachable = set(state.failed_hosts)
     for wave in host.loop(range(len(plan))):
         label = f"Wave {wave + 1}/{len(plan)}"
-        go = lambda wave=wave: wave == mine and not state.failed_hosts  # noqa: E731
+        go = lambda wave=wave: wave == mine and not state.failed_hosts - unreachable  # noqa: E731
         if balancer:
             restarting = changed_on(pending(label, go), set(plan[wave]))
             operations.balancer_configured(

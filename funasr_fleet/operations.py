@@ -269,13 +269,20 @@ def _stream_docker_load(state, host, tarball):
     else:
         command = make_unix_command_for_host(state, host, StringCommand("docker", "load"))
         stdin, stdout, stderr = client.exec_command(command.get_raw_value())
-        with open(tarball.path, "rb") as source:
-            for block in iter(lambda: source.read(1 << 20), b""):
-                stdin.write(block)
-        stdin.channel.shutdown_write()
+        try:
+            with open(tarball.path, "rb") as source:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    stdin.write(block)
+            stdin.channel.shutdown_write()
+        except OSError:  # docker load stopped reading (e.g. a full disk): its status says why
+            pass
         loaded = stdout.channel.recv_exit_status() == 0
         if not loaded:
-            host.log(f"docker load failed: {stderr.read().decode(errors='replace').strip()}")
+            host.log_styled(
+                f"docker load of {tarball.path.name} failed: "
+                f"{stderr.read().decode(errors='replace').strip()[-400:]}. The host keeps its "
+                "current image and server; free space in docker's data root (docker_data_root) "
+                "and run again.", fg="red")
     if loaded and host.get_fact(DockerImageId, image=tarball.image_id) != tarball.image_id:
         host.log(f"docker load of {tarball.path.name} did not give image ID {tarball.image_id}")
         return False

@@ -44,6 +44,24 @@ class Lab:
         result.output = result.stdout + result.stderr
         return result
 
+    def deploy_with_fault(self, marker, fault, *args, timeout=900):
+        """Run the deploy; when an output line contains ``marker``, call ``fault(process)``
+        once. Returns the CompletedProcess-like result (``.output``, ``.returncode``) and
+        whether the fault fired."""
+        process = subprocess.Popen([PYINFRA, "-y", "inventory/lab.py", "deploy.py", *args],
+                                   cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        lines, fired = [], False
+        for line in process.stdout:
+            lines.append(line)
+            if not fired and marker in line:
+                fault(process)
+                fired = True
+        process.wait(timeout=timeout)
+        result = subprocess.CompletedProcess(process.args, process.returncode, "".join(lines), "")
+        result.output = result.stdout
+        return result, fired
+
     def ssh(self, name, command, check=True):
         entry = self.entry(name)
         result = subprocess.run(
