@@ -70,3 +70,32 @@ def test_firewall_admits_listed_sources_only_and_leaves_dockers_rules(lab):
         lab.ssh(target, FIREWALL_CLEANUP, check=False)
     assert lab.deploy().returncode == 0
     assert probe(url).ok
+
+
+def test_no_secret_in_a_full_deploys_output_verbose_or_dry(lab, tmp_path, monkeypatch):
+    """A grep over whole runs (-vvv prints every command; --dry shows the changes) finds
+    neither the registry password nor any private key the run uploads."""
+    from funasr_fleet import tls
+
+    password = "s3cret-registry-password-6f1c2a"
+    monkeypatch.setenv("FUNASR_LAB_REGISTRY_PASSWORD", password)
+    target, tls_dir = lab.hosts[0], tmp_path / "tls"
+    data = {"funasr_tls": "generated", "funasr_tls_dir": str(tls_dir),
+            "funasr_registry_username": "lab", "funasr_registry_password_env": "FUNASR_LAB_REGISTRY_PASSWORD"}
+    lab.set_host_data({target: data})
+    try:
+        dry = lab.deploy("--dry")  # the new certificate and key are a pending change here
+        verbose = lab.deploy("-vvv")  # and uploaded here, every command printed
+        lab.set_host_data({target: {**data, "funasr_tls_sans": ["asr.example.internal"]}})
+        reissued = lab.deploy("--dry", "-vvv")
+    finally:
+        lab.set_host_data({})
+    assert verbose.returncode == 0, verbose.output[-4000:]
+    keys = [tls.host_files(tls_dir, target).key.read_text(), tls.ca_files(tls_dir).key.read_text()]
+    secrets = [password] + [line for key in keys for line in key.splitlines()[1:-1] if len(line) > 16]
+    for run in (dry, verbose, reissued):
+        assert "PRIVATE KEY" not in run.output
+        leaked = [secret for secret in secrets if secret in run.output]
+        assert leaked == [], f"{len(leaked)} secret(s) in the output"
+    assert "/opt/funasr/ssl/server.key" in verbose.output  # the key was part of this run
+    assert lab.deploy().returncode == 0
