@@ -220,11 +220,11 @@ class KeyringFingerprints(FactBase):
 
 class ModelManifests(FactBase):
     """
-    The funasr-fleet model manifests present on the host, whether it has rsync, and the
+    The funasr-fleet model manifests present on the host, its rsync version, and the
     free space where the models go.
 
-    Returns ``{"rsync": bool, "free_kib": int or None, "manifests": {path: manifest dict}}``;
-    missing or unreadable manifests are absent.
+    Returns ``{"rsync": version tuple (e.g. ``(3, 4, 1)``) or None, "free_kib": int or
+    None, "manifests": {path: manifest dict}}``; missing or unreadable manifests are absent.
 
     .. code:: python
 
@@ -234,17 +234,17 @@ class ModelManifests(FactBase):
 
     def command(self, directory, paths):
         quoted = " ".join(shlex.quote(path) for path in paths)
-        return ("if command -v rsync >/dev/null; then echo rsync=yes; else echo rsync=no; fi; "
+        return ("echo rsync=$(rsync --version 2>/dev/null | head -n 1); "
                 f"d={shlex.quote(directory)}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; "
                 "df -Pk \"$d\" | awk 'NR == 2 {print \"free=\" $4}'; "
                 f'for p in {quoted}; do if [ -f "$p" ]; then printf "%s\\t" "$p"; '
                 'tr -d "\\n" < "$p"; echo; fi; done')
 
     def process(self, output):
-        facts = {"rsync": False, "free_kib": None, "manifests": {}}
+        facts = {"rsync": None, "free_kib": None, "manifests": {}}
         for line in output:
             if line.startswith("rsync="):
-                facts["rsync"] = line.strip() == "rsync=yes"
+                facts["rsync"] = rsync_version(line[6:])
                 continue
             if line.startswith("free="):
                 facts["free_kib"] = int(line[5:]) if line[5:].strip().isdigit() else None
@@ -257,7 +257,13 @@ class ModelManifests(FactBase):
         return facts
 
     def default(self):
-        return {"rsync": False, "free_kib": None, "manifests": {}}
+        return {"rsync": None, "free_kib": None, "manifests": {}}
+
+
+def rsync_version(banner):
+    """``(3, 4, 1)`` from rsync's ``--version`` first line, None when there is none."""
+    match = re.search(r"rsync\s+version\s+v?(\d+)\.(\d+)\.(\d+)", banner)
+    return tuple(int(part) for part in match.groups()) if match else None
 
 
 class NvidiaGpus(FactBase):

@@ -7,8 +7,10 @@ converged host costs one remote command per operation.
 """
 
 import datetime
+import functools
 import json
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from io import BytesIO
@@ -32,6 +34,7 @@ from .facts import (
     PathStates,
     ReleaseRecord,
     SystemdUnitState,
+    rsync_version,
 )
 from .models import MANIFEST, transfer_tree
 from .probe import wait_until_healthy
@@ -360,13 +363,18 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
         return
     staging = f"{models_dir}/{STAGING}"
     yield _staging_prepared(models_dir, staging, [model for model, _ in changed])
-    if use_rsync and facts["rsync"] and shutil.which("rsync") and hasattr(host.connector, "rsync"):
+    local_rsync = use_rsync and facts["rsync"] and local_rsync_version()
+    if local_rsync and hasattr(host.connector, "rsync"):
         # --copy-dirlinks: the tree's symlinks are the cached revisions; --whole-file:
         # model files change whole between revisions, a delta would only make the host
-        # read and hash the old gigabytes.
+        # read and hash the old gigabytes. --checksum-choice=none (both ends 3.2.3+):
+        # the files were sha256-verified into the cache and SSH authenticates every byte
+        # in transit; rsync's own whole-file checksum would hash every byte again on both
+        # ends. Files still arrive under a temporary name, renamed when complete.
+        skip = ["--checksum-choice=none"] if min(local_rsync, facts["rsync"]) >= RSYNC_CC_NONE else []
         yield RsyncCommand(f"{transfer_tree([model for model, _ in changed])}/", f"{staging}/",
                            ["-rt", "--copy-dirlinks", "--whole-file", "--delete",
-                            "--chmod=D755,F644"])
+                            "--chmod=D755,F644", *skip])
     else:
         for model, held in changed:
             yield from _changed_files_uploaded(model, held, f"{staging}/{model.spec.dirname}")
@@ -374,6 +382,17 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
 
 
 STAGING = ".funasr-fleet-staging"
+# The first rsync whose --checksum-choice accepts "none".
+RSYNC_CC_NONE = (3, 2, 3)
+
+
+@functools.cache
+def local_rsync_version():
+    """The control node's rsync version (`facts.rsync_version`), None without rsync."""
+    if not shutil.which("rsync"):
+        return None
+    banner = subprocess.run(["rsync", "--version"], capture_output=True, text=True).stdout
+    return rsync_version(banner.splitlines()[0] if banner else "")
 
 
 def _staging_prepared(models_dir, staging, models):

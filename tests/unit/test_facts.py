@@ -60,9 +60,10 @@ def test_keyring_fingerprints():
 
 
 def test_model_manifests_reads_rsync_and_skips_damaged_manifests():
-    output = ["rsync=yes", "free=1234", '/m/a.json\t{"id": "iic/a",  "revision": "v1", "files": []}', "/m/b.json\t{broken"]
+    output = ["rsync=rsync  version 3.4.1  protocol version 32", "free=1234", '/m/a.json\t{"id": "iic/a",  "revision": "v1", "files": []}', "/m/b.json\t{broken"]
     facts = ModelManifests().process(output)
-    assert facts["rsync"] is True and facts["free_kib"] == 1234
+    assert facts["rsync"] == (3, 4, 1) and facts["free_kib"] == 1234
+    assert ModelManifests().process(["rsync="])["rsync"] is None  # no rsync on the host
     assert facts["manifests"] == {"/m/a.json": {"id": "iic/a", "revision": "v1", "files": []}}
 
 

@@ -103,7 +103,7 @@ STAGING = "/opt/funasr/models/.funasr-fleet-staging"
 
 def test_models_seeded_skips_models_whose_manifest_matches(tmp_path):
     model = cached_vad(tmp_path, NEW_FILES)
-    facts = {"ModelManifests": {"rsync": True, "manifests": {MANIFEST_PATH: model.manifest}}}
+    facts = {"ModelManifests": {"rsync": (3, 4, 1), "manifests": {MANIFEST_PATH: model.manifest}}}
     commands, host = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
                                    cached_models=[model])
     assert commands == [] and len(host.fact_calls) == 1
@@ -115,7 +115,7 @@ def test_models_seeded_sends_only_changed_files_into_a_hard_linked_staging_copy(
             "files": [{"path": "model_quant.onnx", "size": 1, "sha256": "old"},
                       {"path": "sub/config.yaml", "size": 1, "sha256": "same"},
                       {"path": "vad.mvn", "size": 1, "sha256": "gone"}]}
-    facts = {"ModelManifests": {"rsync": False, "manifests": {MANIFEST_PATH: held}}}
+    facts = {"ModelManifests": {"rsync": None, "manifests": {MANIFEST_PATH: held}}}
     commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
                                 cached_models=[model])
     assert f"cp -al /opt/funasr/models/iic/vad {STAGING}/iic/vad" in commands[0]
@@ -128,17 +128,24 @@ def test_models_seeded_sends_only_changed_files_into_a_hard_linked_staging_copy(
                                  f"rm -rf {STAGING}")
 
 
-def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path):
+def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path, monkeypatch):
     vad, asr = (CachedModel(spec=ModelSpec(id=f"iic/{name}", revision="v2"), cache=tmp_path,
                             directory=tmp_path / name, manifest_sha256="a" * 64, files=NEW_FILES)
                 for name in ("vad", "asr"))
-    facts = {"ModelManifests": {"rsync": True, "manifests": {}}}
+    monkeypatch.setattr(operations, "local_rsync_version", lambda: (3, 2, 7))
+    facts = {"ModelManifests": {"rsync": (3, 4, 1), "manifests": {}}}
     connector = type("SSH", (), {"rsync": lambda self: None})()
     commands, _ = run_operation(operations.models_seeded, facts, connector=connector,
                                 models_dir="/opt/funasr/models", cached_models=[vad, asr])
     assert len(commands) == 3 and commands[1].startswith("RsyncCommand(")
     source, target, flags = re.match(r"RsyncCommand\((\S+), (\S+), (.*)\)$", commands[1]).groups()
     assert target == f"{STAGING}/" and "--copy-dirlinks" in flags
+    assert "--checksum-choice=none" in flags and "--inplace" not in flags  # never write a linked live file
+    # an rsync older than 3.2.3 on either end does not know it
+    facts["ModelManifests"]["rsync"] = (3, 1, 3)
+    older, _ = run_operation(operations.models_seeded, facts, connector=connector,
+                             models_dir="/opt/funasr/models", cached_models=[vad, asr])
+    assert "--checksum-choice" not in older[1]
     tree = Path(source)
     assert (tree / "iic" / "vad").resolve() == (tmp_path / "vad").resolve()
     assert (tree / "iic" / "asr").resolve() == (tmp_path / "asr").resolve()
@@ -253,7 +260,7 @@ def test_models_seeded_refuses_before_sending_when_the_host_lacks_space(tmp_path
     big = ({"path": "model_quant.onnx", "size": 5_000_000, "sha256": "new"},
            {"path": "config.yaml", "size": 10, "sha256": "same"})
     held = {"id": "iic/vad", "revision": "v1", "files": [{"path": "config.yaml", "size": 10, "sha256": "same"}]}
-    facts = {"ModelManifests": {"rsync": True, "free_kib": 4000, "manifests": {MANIFEST_PATH: held}}}
+    facts = {"ModelManifests": {"rsync": (3, 4, 1), "free_kib": 4000, "manifests": {MANIFEST_PATH: held}}}
     commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
                                 cached_models=[cached_vad(tmp_path, big)])
     assert len(commands) == 1 and "_not_enough_space" in commands[0] and "5000000" in commands[0]
