@@ -44,7 +44,7 @@ else:
     cached_models = fetch_models(settings.funasr_models_endpoint,
                                  list(settings.funasr_models.values()), settings.funasr_models_cache_dir)
     # TLS: the operator's files, or the host's certificate from the fleet CA (issued once, kept).
-    certificate = server_certificate(settings)
+    certificate = server_certificate(settings, balancer)
 
     gpu_runtime_changed = install_docker(settings)
     # The service port(s) open only to funasr_allow_from; nothing at all when it is empty.

@@ -39,6 +39,8 @@ class Balancer:
     + backends: `Backend` items, inventory order (empty where not active)
     + port: where it listens
     + drain_timeout: seconds a drained server's sessions may take to finish
+    + names: the balancer hosts' names and addresses, as clients reach them (they go into
+      the servers' generated certificates: TLS passes through the balancer)
     """
 
     active: bool
@@ -46,6 +48,7 @@ class Balancer:
     backends: tuple
     port: int
     drain_timeout: float
+    names: tuple = ()
 
     def servers_of(self, hosts):
         """The backends on ``hosts`` (names)."""
@@ -76,9 +79,13 @@ def fleet_balancer(inventory, settings):
     group = settings.funasr_lb_group
     if not balancer_hosts(inventory, group):
         return None
+    names = tuple(dict.fromkeys(name for host in inventory.groups[group]
+                                for name in (host.name, host.data.get("ssh_hostname"),
+                                             host.data.get("funasr_probe_address")) if name))
     if not settings.is_balancer:
         return Balancer(active=False, profile=settings.funasr_profile, backends=(),
-                        port=settings.funasr_lb_port, drain_timeout=settings.funasr_lb_drain_timeout)
+                        port=settings.funasr_lb_port, drain_timeout=settings.funasr_lb_drain_timeout,
+                        names=names)
     backends = []
     for host in inventory:
         if group in host.groups:
@@ -94,4 +101,5 @@ def fleet_balancer(inventory, settings):
             "nothing; set the balancer group's funasr_profile to its servers' profile. Nothing "
             "was changed on any host.")
     return Balancer(active=True, profile=settings.funasr_profile, backends=tuple(backends),
-                    port=settings.funasr_lb_port, drain_timeout=settings.funasr_lb_drain_timeout)
+                    port=settings.funasr_lb_port, drain_timeout=settings.funasr_lb_drain_timeout,
+                    names=names)

@@ -210,10 +210,12 @@ def service_firewall(settings):
     operations.unit_running(name="Firewall loaded at boot", unit=FIREWALL_UNIT)
 
 
-def server_certificate(settings):
+def server_certificate(settings, balancer=None):
     """The host's server certificate and key on the control node, or None for plain ws.
 
     + settings: the host's `Settings`
+    + balancer: the fleet's `funasr_fleet.balancer.Balancer` (None: none); its hosts'
+      names go into generated certificates too, since clients reach the servers through it
 
     ``funasr_tls = "files"``: the operator's files. ``"generated"``: the certificate the
     fleet CA issued for the host's names (`Settings.tls_sans`), issued now when the host
@@ -230,10 +232,11 @@ def server_certificate(settings):
         return tls.CertificateFiles(cert=Path(settings.funasr_tls_cert), key=Path(settings.funasr_tls_key))
     if settings.funasr_tls != "generated":
         return None
-    issued = tls.host_certificate(settings.funasr_tls_dir, settings.host, settings.tls_sans)
+    names = tuple(dict.fromkeys(settings.tls_sans + tuple(
+        tls.san_name(name) for name in (balancer.names if balancer else ()))))
+    issued = tls.host_certificate(settings.funasr_tls_dir, settings.host, names)
     if issued.reason:
-        host.log(f"TLS: new certificate from the fleet CA ({issued.reason}): "
-                 f"{', '.join(settings.tls_sans)}")
+        host.log(f"TLS: new certificate from the fleet CA ({issued.reason}): {', '.join(names)}")
     return issued.files
 
 

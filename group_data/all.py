@@ -107,19 +107,20 @@ funasr_memory_limit = "6g"
 funasr_cpus = 0
 # Restart policy of the container.
 funasr_restart_policy = "unless-stopped"
-# TLS: "off" (plain ws), "files" (wss with your certificate and key; the probe pins the
-# certificate) or "generated" (wss with a certificate per host from a fleet CA the control
-# node keeps; the probe verifies it against that CA and the host name). Keys are uploaded
-# with mode 0600 and never shown.
-funasr_tls = "off"
+# TLS: "generated" (the default: wss with a certificate per host from a fleet CA the
+# control node keeps; the probe verifies it against that CA and the host name), "files"
+# (wss with your certificate and key; the probe pins the certificate) or "off" (plain ws,
+# only when you choose it). Keys are uploaded with mode 0600 and never shown.
+funasr_tls = "generated"
 # Certificate and key files on the control node (funasr_tls = "files").
 funasr_tls_cert = ""
 funasr_tls_key = ""
 # Control-node directory of the fleet CA and the hosts' certificates (funasr_tls =
 # "generated"; mode 0700, keys 0600). Back it up: a new CA re-issues every certificate.
 funasr_tls_dir = "~/.config/funasr-fleet/tls"
-# Names a generated certificate holds besides the inventory name, ssh_hostname and
-# funasr_probe_address: DNS names or IP addresses clients use, e.g. ["asr.example.com"].
+# Names a generated certificate holds besides the inventory name, ssh_hostname,
+# funasr_probe_address and the load balancers' names and addresses: DNS names or IP
+# addresses clients use, e.g. ["asr.example.com"].
 # A changed list re-issues the certificate (and restarts that host's server).
 funasr_tls_sans = []
 

@@ -9,6 +9,9 @@ funasr_image_delivery = "tarball"
 funasr_memory_limit = "1g"
 funasr_start_timeout = 60
 funasr_hotwords = {"阿里巴巴": 20, "语音识别": 15}
+# The lab chooses plain ws, so tests and demos probe without a CA; the default (generated
+# TLS from a fleet CA) is exercised by tests/lab/test_hardening.py.
+funasr_tls = "off"
 # Simulated GPU hosts: check the GPUs reach a container (the GPU stand-in image carries a
 # SIMULATED nvidia-smi where NVIDIA's toolkit would mount the driver's).
 nvidia_verify_in_container = True

@@ -27,3 +27,7 @@ gpu = [
     ("asr-gpu-1.example.internal", {**_ssh}),
     ("asr-gpu-2.example.internal", {**_ssh, "funasr_gpus": ["0"]}),  # reserve GPU 0 only
 ]
+
+# Optional: a TCP load balancer (nginx stream) in front of the CPU (2pass) servers, for
+# zero-downtime rollouts; its profile comes from group_data/lb.py. Clients connect to it.
+# lb = [("asr-lb-1.example.internal", {**_ssh})]

@@ -47,7 +47,7 @@ def test_the_balancer_listens_where_status_and_xiaozhi_reach_it():
     inventory = fleet([("asr-1", {}), ("lb1", {"ssh_hostname": "lb.example", "funasr_lb_port": 9000})])
     settings = load_settings(inventory.get_host("lb1"))
     assert [(i.service, i.port, i.probe_url) for i in settings.instances] == [
-        ("balancer", 9000, "ws://lb.example:9000")]
+        ("balancer", 9000, "wss://lb.example:9000")]  # TLS by default, passed through
 
 
 def test_drained_servers_are_marked_down_and_named():

@@ -40,7 +40,7 @@ def test_compose_runs_the_2pass_server_in_the_foreground_without_privileges():
 
 
 def test_command_points_every_model_at_a_seeded_local_path_and_plain_ws():
-    command = server_command(settings_for())
+    command = server_command(settings_for(funasr_tls="off"))
     options = dict(zip(command[1::2], command[2::2]))
     assert options["--model-dir"] == ("/workspace/models/iic/"
                                       "speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx")
@@ -80,13 +80,14 @@ def test_hotwords_file_is_sorted_word_weight_lines():
 
 
 def test_a_hotword_change_changes_compose_and_its_config_digest():
-    first, digest1 = compose_with_digest(settings_for(), service_inputs(settings_for(), None)[1])
-    changed = settings_for(funasr_hotwords={"小智": 30})
+    plain = settings_for(funasr_tls="off")
+    first, digest1 = compose_with_digest(plain, service_inputs(plain, None)[1])
+    changed = settings_for(funasr_tls="off", funasr_hotwords={"小智": 30})
     second, digest2 = compose_with_digest(changed, service_inputs(changed, None)[1])
     assert digest1 != digest2 and first != second
     labels = yaml.safe_load(second)["services"]["funasr"]["labels"]
     assert labels["io.funasr-fleet.config-sha256"] == digest2
-    assert compose_with_digest(settings_for(), service_inputs(settings_for(), None)[1])[1] == digest1
+    assert compose_with_digest(plain, service_inputs(plain, None)[1])[1] == digest1
 
 
 def test_daemon_json_has_log_rotation_data_root_and_mirrors():
@@ -159,7 +160,7 @@ def test_one_instance_per_gpu_each_pinned_to_its_gpu_on_its_own_port():
     assert first["ports"] == ["0.0.0.0:10095:10095"] and second["ports"] == ["0.0.0.0:10096:10095"]
     assert first["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] == ["0"]
     assert second["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] == ["GPU-5a1ab000-0000"]
-    assert [i.probe_url for i in settings.instances] == ["ws://10.0.0.9:10095", "ws://10.0.0.9:40001"]
+    assert [i.probe_url for i in settings.instances] == ["wss://10.0.0.9:10095", "wss://10.0.0.9:40001"]
 
 
 def test_xiaozhi_asr_section_points_at_the_probed_address():
@@ -168,7 +169,9 @@ def test_xiaozhi_asr_section_points_at_the_probed_address():
     config = asr_config(settings_for(funasr_probe_address="asr.example", funasr_probe_ports={10095: 443}))
     assert config == {"selected_module": {"ASR": "FunASRServer"},
                       "ASR": {"FunASRServer": {"type": "fun_server", "host": "asr.example", "port": 443,
-                                               "is_ssl": False, "api_key": "none", "output_dir": "tmp/"}}}
+                                               "is_ssl": True, "api_key": "none", "output_dir": "tmp/"}}}
+    plain = asr_config(settings_for(funasr_tls="off"))  # plain ws only when chosen
+    assert plain["ASR"]["FunASRServer"]["is_ssl"] is False
 
 
 def firewall_of(**data):

@@ -29,7 +29,8 @@ def test_defaults_validate_and_derive_the_image():
     settings = load_settings(cpu_inventory().get_host("h1"))
     assert settings.image == ("registry.cn-hangzhou.aliyuncs.com/funasr_repo/funasr:"
                               "funasr-runtime-sdk-online-cpu-0.1.13")
-    assert settings.instances[0].probe_url == "ws://h1:10095"
+    assert settings.instances[0].probe_url == "wss://h1:10095"  # TLS unless chosen otherwise
+    assert settings.funasr_tls == "generated"
     assert set(settings.funasr_models) == {"asr", "online_asr", "vad", "punc", "itn"}
 
 

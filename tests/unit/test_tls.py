@@ -154,3 +154,18 @@ def test_the_release_ships_the_issued_pair_with_the_key_hidden_and_0600(tmp_path
         .extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         if isinstance(entry, x509.IPAddress)]
     assert release_files(settings, [], again)[1] == release_files(settings, [], certificate)[1]
+
+
+def test_with_a_load_balancer_the_servers_certificates_hold_its_names_too(tmp_path):
+    from funasr_fleet.balancer import fleet_balancer
+    from funasr_fleet.settings import load_settings
+    from helpers import make_inventory
+
+    inventory = make_inventory([("asr-1", {"funasr_tls_dir": str(tmp_path / "tls")}),
+                                ("lb1", {"ssh_hostname": "203.0.113.7"})],
+                               groups={"lb": (["lb1"], {})})
+    settings = load_settings(inventory.get_host("asr-1"))
+    with ctx_host.use(FakeHost({})):
+        certificate = server_certificate(settings, fleet_balancer(inventory, settings))
+    names = tls.certificate_names(x509.load_pem_x509_certificate(certificate.cert.read_bytes()))
+    assert {"asr-1", "lb1", "203.0.113.7"} <= set(names)

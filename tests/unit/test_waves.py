@@ -59,7 +59,8 @@ def test_each_wave_gate_runs_before_the_next_wave_changes_any_host():
     from funasr_fleet.deploys import funasr_release
     from funasr_fleet.settings import load_settings
 
-    inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "d")])
+    inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "d")],
+                               override={"funasr_tls": "off"})  # no certificate needed for the order
     state = State(check_for_changes=False)
     state.init(inventory, Config())
     with ctx_state.use(state):
@@ -113,7 +114,7 @@ def test_with_a_load_balancer_each_wave_is_drained_before_it_changes_and_taken_b
     from funasr_fleet.deploys import funasr_release
 
     inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "lb1")],
-                               groups={"lb": (["lb1"], {})})
+                               groups={"lb": (["lb1"], {})}, override={"funasr_tls": "off"})
     order, state = release_order(inventory, lambda settings, plan, balancer: funasr_release(
         settings, [], plan, balancer), monkeypatch)
     assert [name for name, _ in order] == [f"Wave {w}/3: {step}" for w in (1, 2, 3) for step in (
