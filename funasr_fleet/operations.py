@@ -581,8 +581,8 @@ def _nginx_reloaded(state, host, drain_timeout, down):
         return True
     deadline = time.monotonic() + drain_timeout + 5
     while time.monotonic() < deadline:
-        _, output = host.run_shell_command(StringCommand("ps", "-o", "pid=", "-p", ",".join(old), "||", "true"))
-        if not [line for line in output.stdout_lines if line.strip()]:
+        _, output = host.run_shell_command(StringCommand("ps", "-o", "args=", "-p", ",".join(old), "||", "true"))
+        if not [line for line in output.stdout_lines if "nginx: worker" in line]:  # (a reused PID is not one)
             host.log(f"drained: {', '.join(down) or 'no server'} (sessions begun before finished)")
             return True
         time.sleep(0.5)
