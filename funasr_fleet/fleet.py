@@ -76,7 +76,8 @@ def instance_status(settings, instance, record):
         "version": "balancer" if settings.is_balancer else current.get("version"),
         "wanted_version": settings.funasr_version,
         "previous_version": (record.get("previous") or {}).get("version"),
-        "models": [f"{spec.id}@{spec.revision}" for _, spec in sorted(settings.funasr_models.items())],
+        "models": [] if settings.is_balancer else
+                  [f"{spec.id}@{spec.revision}" for _, spec in sorted(settings.funasr_models.items())],
         "url": instance.probe_url,
         "healthy": result.ok,
         "latency_s": round(result.latency_s, 3) if result.ok else None,
@@ -106,7 +107,7 @@ def format_table(rows):
         if row["version"] not in (row["wanted_version"], "balancer"):
             version += f" (data: {row['wanted_version']})"
         lines.append((row["host"], ",".join(row["groups"]), row["instance"], row["profile"], version,
-                      str(len(row["models"])), row["url"], health, latency))
+                      str(len(row["models"]) or "-"), row["url"], health, latency))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 2)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + "  ".join(line[-2:])
