@@ -4,11 +4,15 @@ Zero-downtime upgrades through the lab's load balancer (lab-5, nginx stream in f
 during a whole upgrade, and no session fails.
 """
 
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
+import yaml
 
+from conftest import REPO
 from funasr_fleet.probe import probe
 
 pytestmark = pytest.mark.lab
@@ -79,3 +83,13 @@ def test_a_client_streaming_through_the_balancer_sees_no_failed_session_during_a
         assert max(gaps) < 1.0, gaps  # back to back: no pause in which a failure could hide
     assert f"[{balancer}] drained: lab-1 (sessions begun before finished)" in result.output
     assert f"[{balancer}] drained: lab-2, lab-3 (sessions begun before finished)" in result.output
+
+
+def test_clients_are_pointed_at_the_balancer(lab):
+    balancer = lab.balancers[0]
+    printed = subprocess.run([sys.executable, "-m", "funasr_fleet", "xiaozhi-config", "inventory/lab.py"],
+                             cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert printed.returncode == 0, printed.stderr
+    assert f"load balancer {balancer}" in printed.stdout.splitlines()[0]
+    server = yaml.safe_load(printed.stdout)["ASR"]["FunASRServer"]
+    assert server["port"] == lab.entry(balancer)["service_ports"]["10095"] and server["is_ssl"] is False
