@@ -462,7 +462,8 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
     files, config_sha256 = (((), None) if settings.is_balancer
                             else release_files(settings, cached_models, certificate))
     release = {"version": settings.funasr_version, "image": settings.image,
-               "config_sha256": config_sha256}
+               "config_sha256": config_sha256,
+               "models": sorted(model.spec.dirname for model in cached_models)}
     base = settings.funasr_dir
     # One loop (one call site) for every host: pyinfra identifies an operation by where it
     # is called, and the balancer's copies must be the servers' copies.

@@ -9,6 +9,8 @@ import shlex
 
 from pyinfra.api import FactBase
 
+from .models import MANIFEST
+
 MISSING = None
 
 
@@ -220,25 +222,26 @@ class KeyringFingerprints(FactBase):
 
 class ModelManifests(FactBase):
     """
-    The funasr-fleet model manifests present on the host, its rsync version, and the
-    free space where the models go.
+    The funasr-fleet model manifests the host holds (every model directory
+    ``<directory>/<owner>/<name@revision>``), its rsync version, and the free space there.
 
     Returns ``{"rsync": version tuple (e.g. ``(3, 4, 1)``) or None, "free_kib": int or
-    None, "manifests": {path: manifest dict}}``; missing or unreadable manifests are absent.
+    None, "manifests": {model directory relative to ``directory``: manifest dict}}``;
+    unreadable manifests are absent.
 
     .. code:: python
 
-        host.get_fact(ModelManifests, directory="/opt/funasr/models",
-                      paths=["/opt/funasr/models/iic/vad/.funasr-fleet-manifest.json"])
+        host.get_fact(ModelManifests, directory="/opt/funasr/models")
+        # {"manifests": {"iic/speech_fsmn_vad_zh-cn-16k-common-onnx@v2.0.4": {...}}, ...}
     """
 
-    def command(self, directory, paths):
-        quoted = " ".join(shlex.quote(path) for path in paths)
+    def command(self, directory):
+        quoted = shlex.quote(directory)
         return ("echo rsync=$(rsync --version 2>/dev/null | head -n 1); "
-                f"d={shlex.quote(directory)}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; "
+                f"d={quoted}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; "
                 "df -Pk \"$d\" | awk 'NR == 2 {print \"free=\" $4}'; "
-                f'for p in {quoted}; do if [ -f "$p" ]; then printf "%s\\t" "$p"; '
-                'tr -d "\\n" < "$p"; echo; fi; done')
+                f'cd {quoted} 2>/dev/null && for p in */*/{MANIFEST}; do if [ -f "$p" ]; then '
+                'printf "%s\\t" "${p%/*}"; tr -d "\\n" < "$p"; echo; fi; done')
 
     def process(self, output):
         facts = {"rsync": None, "free_kib": None, "manifests": {}}

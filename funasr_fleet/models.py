@@ -88,28 +88,35 @@ def load_cached_model(cache, spec):
                        files=tuple(manifest["files"]))
 
 
-def transfer_tree(cached_models):
-    """A directory laying out ``cached_models`` as a host's models dir does; return its path.
+def transfer_tree(cache, files):
+    """A directory holding ``files`` where a host's models dir wants them; return its path.
 
-    + cached_models: `CachedModel` items of one cache
+    + cache: the control-node cache the files are in
+    + files: ``(path below the models dir, cached file)`` pairs
 
-    It holds one symlink per model, ``<owner>/<name>`` -> the cached revision, so a single
-    ``rsync --copy-dirlinks`` sends them all (one SSH connection, not one per model).
-    Stored in ``<cache>/.transfer/<digest of the set>``, made once and reused.
+    One symlink per file (``rsync --copy-links`` sends the cached bytes), so a single
+    rsync sends every changed file of every model (one SSH connection, not one per
+    model). Stored in ``<cache>/.transfer/<digest of the list>``, made once and reused.
+
+    **Example:**
+
+    .. code:: python
+
+        transfer_tree(cache, [("iic/vad@v2.0.4/model_quant.onnx", cached / "model_quant.onnx")])
     """
     from .cachelock import produce_once
 
-    key = sha256_bytes("\n".join(sorted(f"{m.spec.id}@{m.spec.revision}" for m in cached_models))
-                       .encode())[:16]
-    tree = Path(cached_models[0].cache) / ".transfer" / key
+    listing = "\n".join(f"{path}\t{Path(source).resolve()}" for path, source in sorted(files))
+    key = sha256_bytes(listing.encode())[:16]
+    tree = Path(cache) / ".transfer" / key
 
     def produce():
         partial = tree.with_name(f"{key}.partial")
-        for model in cached_models:
-            link = partial / model.spec.dirname
+        for path, source in files:
+            link = partial / path
             link.parent.mkdir(parents=True, exist_ok=True)
             if not link.is_symlink():
-                os.symlink(Path(model.directory).resolve(), link)
+                os.symlink(Path(source).resolve(), link)
         partial.replace(tree)
 
     produce_once(tree, produce)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+_REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,10 @@ class ModelSpec:
 
     @property
     def dirname(self):
-        """Directory of this model below the models dir (``owner/name``)."""
-        return self.id
+        """Directory of this model below the models dir: ``owner/name@revision``. Each
+        revision has its own, so a release's compose names exactly its models, and the
+        previous release's stay in place for a rollback."""
+        return f"{self.id}@{self.revision}"
 
 
 def merge_layers(layers):
@@ -102,8 +105,9 @@ def _check_spec(profile_name, role, spec):
     model_id, revision = spec["id"], spec["revision"]
     if not isinstance(model_id, str) or not _MODEL_ID.match(model_id):
         raise ValueError(f"{where} id {model_id!r} is not a ModelScope id 'owner/name'")
-    if not isinstance(revision, str) or not revision.strip() or revision == "master":
+    if not isinstance(revision, str) or not _REVISION.match(revision) or revision == "master":
         raise ValueError(
-            f"{where} revision {revision!r}: pin a tag or commit (e.g. 'v2.0.4'), never master",
+            f"{where} revision {revision!r}: pin a tag or commit (e.g. 'v2.0.4': letters, digits, "
+            "'.', '_', '-'), never master",
         )
     return ModelSpec(id=model_id, revision=revision)

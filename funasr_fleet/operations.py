@@ -336,13 +336,17 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
     + cached_models: `funasr_fleet.models.CachedModel` items
     + use_rsync: use rsync over SSH when both ends have it (else pyinfra's file transfer)
 
-    One fact reads every manifest the host holds; a model whose manifest equals the
-    cache's costs nothing (no re-hashing of gigabytes). Otherwise each changed model gets
-    a staging copy under ``<models_dir>/.funasr-fleet-staging`` made with hard links
-    (instant, no space); only the files whose sha256 differs are sent into it (a sent
-    file replaces its link, so the live copy is never written), in one rsync for all
-    models; files the new revision lacks are removed; then each staging copy replaces its
-    live copy by rename. An interrupted run leaves the live copies as they were.
+    Each revision lives in its own directory (``<owner>/<name>@<revision>``), so the
+    running server's models are never touched and the previous release's stay for a
+    rollback (`release_healthy` prunes revisions no release uses any more). One fact
+    reads every manifest the host holds; a revision whose manifest equals the cache's
+    costs nothing (no re-hashing of gigabytes). Otherwise the revision gets a staging
+    copy under ``<models_dir>/.funasr-fleet-staging``, hard-linked (instant, no space)
+    from the closest copy the host holds (the same revision, or another revision of
+    the same model); only files whose sha256 differs are sent into it (a sent file
+    replaces its link, so no live file is ever written), in one rsync for all models;
+    files the revision lacks are removed; then each staging copy is renamed into place.
+    An interrupted run leaves every live directory as it was.
 
     **Example:**
 
@@ -350,35 +354,42 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
 
         models_seeded(models_dir="/opt/funasr/models", cached_models=cached)
     """
-    facts = host.get_fact(ModelManifests, directory=models_dir,
-                          paths=[f"{models_dir}/{model.spec.dirname}/{MANIFEST}" for model in cached_models])
-    changed = [(model, facts["manifests"].get(f"{models_dir}/{model.spec.dirname}/{MANIFEST}"))
-               for model in cached_models]
-    changed = [(model, held) for model, held in changed if held != model.manifest]
+    facts = host.get_fact(ModelManifests, directory=models_dir)
+    held = facts["manifests"]
+    changed = [(model, _closest_held(model, held)) for model in cached_models
+               if held.get(model.spec.dirname) != model.manifest]
     if not changed:
         return
-    needed = sum(_bytes_to_send(model, held) for model, held in changed)
+    plans = [(model, base, *_files_to_change(model, held.get(base))) for model, base in changed]
+    needed = sum(entry["size"] for _, _, send, _ in plans for entry in send)
     if facts.get("free_kib") is not None and needed > facts["free_kib"] * 1024:
         yield FunctionCommand(_not_enough_space, (models_dir, needed, facts["free_kib"] * 1024), {})
         return
     staging = f"{models_dir}/{STAGING}"
-    yield _staging_prepared(models_dir, staging, [model for model, _ in changed])
+    yield _staging_prepared(models_dir, staging, [(model, base) for model, base, _, _ in plans])
     local_rsync = use_rsync and facts["rsync"] and local_rsync_version()
     if local_rsync and hasattr(host.connector, "rsync"):
-        # --copy-dirlinks: the tree's symlinks are the cached revisions; --whole-file:
-        # model files change whole between revisions, a delta would only make the host
-        # read and hash the old gigabytes. --checksum-choice=none (both ends 3.2.3+):
-        # the files were sha256-verified into the cache and SSH authenticates every byte
-        # in transit; rsync's own whole-file checksum would hash every byte again on both
-        # ends. Files still arrive under a temporary name, renamed when complete.
+        # --copy-links: the tree's symlinks are the cached files; --ignore-times: every file
+        # in it differs from the host's (by sha256), whatever its size and time; no
+        # --delete: the staging copy keeps the linked files that did not change, the stale
+        # ones are removed by name. --checksum-choice=none (both ends 3.2.3+): the files were sha256-verified
+        # into the cache and SSH authenticates every byte in transit; rsync's own whole-file
+        # checksum would hash every byte again on both ends. Files arrive under temporary
+        # names, renamed when complete.
         skip = ["--checksum-choice=none"] if min(local_rsync, facts["rsync"]) >= RSYNC_CC_NONE else []
-        yield RsyncCommand(f"{transfer_tree([model for model, _ in changed])}/", f"{staging}/",
-                           ["-rt", "--copy-dirlinks", "--whole-file", "--delete",
+        files = [(f"{model.spec.dirname}/{entry['path']}", model.directory / entry["path"])
+                 for model, _, send, _ in plans for entry in (*send, {"path": MANIFEST})]
+        yield RsyncCommand(f"{transfer_tree(cached_models[0].cache, files)}/", f"{staging}/",
+                           ["-rt", "--copy-links", "--ignore-times", "--whole-file",
                             "--chmod=D755,F644", *skip])
+        for model, _, _, stale in plans:
+            if stale:
+                yield StringCommand("rm", "-f", *(QuoteString(f"{staging}/{model.spec.dirname}/{path}")
+                                                  for path in stale))
     else:
-        for model, held in changed:
-            yield from _changed_files_uploaded(model, held, f"{staging}/{model.spec.dirname}")
-    yield _staging_swapped(models_dir, staging, [model for model, _ in changed])
+        for model, _, send, stale in plans:
+            yield from _files_uploaded(model, send, stale, f"{staging}/{model.spec.dirname}")
+    yield _staging_swapped(models_dir, staging, [model for model, _, _, _ in plans])
 
 
 STAGING = ".funasr-fleet-staging"
@@ -395,14 +406,38 @@ def local_rsync_version():
     return rsync_version(banner.splitlines()[0] if banner else "")
 
 
+def _closest_held(model, held):
+    """The model directory the host holds that shares most files with ``model``: its own
+    revision's, else another revision of the same model, else None."""
+    if model.spec.dirname in held:
+        return model.spec.dirname
+    wanted = {(entry["path"], entry["sha256"]) for entry in model.files}
+    same_model = [(len(wanted & {(e["path"], e["sha256"]) for e in manifest.get("files", [])}), dirname)
+                  for dirname, manifest in held.items() if manifest.get("id") == model.spec.id]
+    return max(same_model)[1] if same_model else None
+
+
+def _files_to_change(model, base):
+    """``(entries to send, paths to remove)`` to turn a copy of the manifest ``base``
+    (None: an empty directory) into ``model``."""
+    have = {entry["path"]: entry["sha256"] for entry in (base or {}).get("files", [])}
+    send = [entry for entry in model.files if have.get(entry["path"]) != entry["sha256"]]
+    stale = sorted(set(have) - {entry["path"] for entry in model.files})
+    return send, stale
+
+
 def _staging_prepared(models_dir, staging, models):
-    """A fresh staging root holding a hard-linked copy of each model's live directory."""
+    """A fresh staging root holding, per ``(model, base)``, a hard-linked copy of the
+    host's ``base`` model directory (an empty one when base is None)."""
     parts = ["rm", "-rf", QuoteString(staging), "&&", "mkdir", "-p", QuoteString(staging)]
-    for model in models:
-        live, copy = f"{models_dir}/{model.spec.dirname}", f"{staging}/{model.spec.dirname}"
-        parts += ["&&", "mkdir", "-p", QuoteString(copy.rpartition("/")[0]), "&&",
-                  "{", "cp", "-al", QuoteString(live), QuoteString(copy), "2>/dev/null", "||",
-                  "mkdir", "-m", "755", QuoteString(copy), ";", "}"]
+    for model, base in models:
+        copy = f"{staging}/{model.spec.dirname}"
+        parts += ["&&", "mkdir", "-p", QuoteString(copy.rpartition("/")[0]), "&&"]
+        if base:
+            parts += ["{", "cp", "-al", QuoteString(f"{models_dir}/{base}"), QuoteString(copy),
+                      "2>/dev/null", "||", "mkdir", "-m", "755", QuoteString(copy), ";", "}"]
+        else:
+            parts += ["mkdir", "-m", "755", QuoteString(copy)]
     return StringCommand(*parts)
 
 
@@ -421,12 +456,6 @@ def _staging_swapped(models_dir, staging, models):
     return StringCommand(*parts, "&&", "rm", "-rf", QuoteString(staging))
 
 
-def _bytes_to_send(model, held):
-    """Bytes of ``model``'s files whose sha256 the host's manifest ``held`` does not have."""
-    have = {entry["path"]: entry["sha256"] for entry in (held or {}).get("files", [])}
-    return sum(entry["size"] for entry in model.files if have.get(entry["path"]) != entry["sha256"])
-
-
 def _not_enough_space(state, host, models_dir, needed, free):
     """FunctionCommand body: fail the host before any model byte is sent."""
     host.log_styled(f"not enough space for the models on {host.name}:{models_dir}: "
@@ -435,15 +464,12 @@ def _not_enough_space(state, host, models_dir, needed, free):
     return False
 
 
-def _changed_files_uploaded(model, current, staging):
-    """Commands that make ``staging`` (a hard-linked copy of ``current``) hold ``model``."""
-    held = {entry["path"]: entry["sha256"] for entry in (current or {}).get("files", [])}
-    wanted = {entry["path"] for entry in model.files}
-    for path in sorted(set(held) - wanted):
-        yield StringCommand("rm", "-f", QuoteString(f"{staging}/{path}"))
-    for entry in (*model.files, {"path": MANIFEST, "sha256": None}):
-        if entry["sha256"] and held.get(entry["path"]) == entry["sha256"]:
-            continue
+def _files_uploaded(model, send, stale, staging):
+    """Commands (pyinfra's file transfer) that make ``staging``, a hard-linked copy of
+    what the host held, hold ``model``: remove ``stale`` paths, upload ``send`` entries."""
+    if stale:
+        yield StringCommand("rm", "-f", *(QuoteString(f"{staging}/{path}") for path in stale))
+    for entry in (*send, {"path": MANIFEST}):
         remote = f"{staging}/{entry['path']}"
         yield StringCommand("rm", "-f", QuoteString(remote), "&&", "mkdir", "-p",
                             QuoteString(remote.rpartition("/")[0]))
@@ -597,13 +623,16 @@ def release_healthy(gate, release, directory, project):
     Probe each server instance until it answers; record a healthy release, roll back a sick one.
 
     + gate: a `Gate` (instance URLs, probe mode, TLS policy, timeouts)
-    + release: ``{"version", "image", "config_sha256"}`` of the configuration just applied
+    + release: ``{"version", "image", "config_sha256", "models"}`` of the configuration
+      just applied (``models``: its model directories below ``<directory>/models``)
     + directory, project: the service directory and compose project on the host
 
     Left alone because the rollout stopped after another host failed: a log line, no
     failure. Healthy, and the containers run ``release``: the release record
     (``<directory>/release.json``) gets it as current (the former current becomes
-    previous) unless it already has it, so a converged host reports no change.
+    previous) unless it already has it, so a converged host reports no change; model
+    revisions neither of the two uses are then removed (kept when the former current
+    predates model lists in the record).
     Unhealthy after a change: the files kept in ``previous/`` are restored, compose brings
     the previous release back, it is probed, and the host fails with a message naming
     the version, the probe's error and what was rolled back; the deploy then starts no
@@ -645,6 +674,8 @@ def release_healthy(gate, release, directory, project):
                  "started_at": max(container["started_at"] for container in containers),
                  "healthy_at": _now()}
         yield _json_written(f"{directory}/release.json", {"current": entry, "previous": current or None})
+        if "models" in release and (not current or "models" in current):
+            yield _models_pruned(f"{directory}/models", {*release["models"], *current.get("models", ())})
     elif failures and runs_release and current:
         yield FunctionCommand(_rolled_back, (gate, release, current, failures, directory, project), {})
     elif failures:
@@ -727,6 +758,16 @@ def _brought_back(host, backup_dir, directory, project, before=()):
     done, output = host.run_shell_command(StringCommand(
         *before, _restored(backup_dir), "&&", _compose(directory, project, "up", "-d", "--remove-orphans")))
     return done, " ".join(output.stderr_lines)[-300:]
+
+
+def _models_pruned(models_dir, keep):
+    """Command removing the model directories (``<owner>/<name@revision>`` with a manifest)
+    of ``models_dir`` that are not in ``keep``: those no release on the host uses."""
+    script = (f'cd "$1" || exit 0; shift; for m in */*/{MANIFEST}; do [ -f "$m" ] || continue; '
+              'd=${m%/*}; keep=; for k in "$@"; do [ "$d" = "$k" ] && keep=1; done; '
+              '[ -n "$keep" ] || rm -rf -- "$d"; done')
+    return StringCommand("sh", "-c", QuoteString(script), "prune", QuoteString(models_dir),
+                         *(QuoteString(name) for name in sorted(keep)))
 
 
 def _now():

@@ -19,7 +19,8 @@ from funasr_fleet.lab.standin_hub import read_log
 pytestmark = pytest.mark.lab
 
 VAD_ID = "iic/speech_fsmn_vad_zh-cn-16k-common-onnx"
-MANIFEST = "/opt/funasr/models/iic/speech_fsmn_vad_zh-cn-16k-common-onnx/.funasr-fleet-manifest.json"
+VAD_DIR = "/opt/funasr/models/iic/speech_fsmn_vad_zh-cn-16k-common-onnx@{}"  # one per revision
+MANIFEST = f"{VAD_DIR.format('v2.0.4')}/.funasr-fleet-manifest.json"
 
 
 def downloads(lab):
@@ -68,7 +69,7 @@ def test_second_deploy_downloads_nothing_and_sends_no_model_bytes(lab):
 def test_servers_start_offline_from_the_seeded_files_and_a_converge_repairs_them(lab):
     name = lab.hosts[0]
     assert "Download model" not in lab.ssh(name, "docker logs funasr-funasr-1 2>&1")
-    lab.ssh(name, "mv /opt/funasr/models/iic/speech_fsmn_vad_zh-cn-16k-common-onnx /root/vad-away"
+    lab.ssh(name, f"mv {VAD_DIR.format('v2.0.4')} /root/vad-away"
                   " && docker restart funasr-funasr-1 >/dev/null; sleep 2")
     log = lab.ssh(name, "docker logs --tail 5 funasr-funasr-1 2>&1")
     assert "model_quant.onnx do not exists." in log  # the stand-in, like FunASR, refuses to start
@@ -111,8 +112,24 @@ def test_interrupted_download_resumes_with_a_range_request_then_rolls_out(lab):
     assert tries[0].get("cut") and tries[1]["status"] == 206
     assert tries[1]["range"].startswith("bytes=") and tries[1]["range"] != "bytes=0-"
     for name in lab.hosts:
-        assert '"revision": "v2.0.6"' in lab.ssh(name, f"cat {MANIFEST}")
+        assert '"revision": "v2.0.6"' in lab.ssh(name, f"cat {VAD_DIR.format('v2.0.6')}/.funasr-fleet-manifest.json")
     assert lab.deploy().returncode == 0  # back to the default revision
+
+
+def test_the_previous_releases_model_revision_stays_and_a_rollback_brings_it_back(lab):
+    """After the deploy back to v2.0.4, v2.0.6 (the previous release's) is still on every
+    host; rolling back puts the servers on it again, and re-deploying returns."""
+    held = {name: lab.ssh(name, "ls -d /opt/funasr/models/iic/*fsmn_vad*").split() for name in lab.hosts}
+    assert all(dirs == [VAD_DIR.format("v2.0.4"), VAD_DIR.format("v2.0.6")] for dirs in held.values()), held
+    name = lab.hosts[0]
+    rollback = subprocess.run([str(Path(sys.executable).with_name("pyinfra")), "-y", "inventory/lab.py",
+                               "rollback.py", "--limit", name], cwd=REPO, capture_output=True, text=True,
+                              timeout=600)
+    assert rollback.returncode == 0, (rollback.stdout + rollback.stderr)[-3000:]
+    assert "--vad-dir /workspace/models/iic/speech_fsmn_vad_zh-cn-16k-common-onnx@v2.0.6" in lab.ssh(name, "docker inspect -f '{{join .Args \" \"}}' funasr-funasr-1")
+    assert lab.probe(name)[0] == 0
+    assert lab.deploy().returncode == 0
+    assert "--vad-dir /workspace/models/iic/speech_fsmn_vad_zh-cn-16k-common-onnx@v2.0.4" in lab.ssh(name, "docker inspect -f '{{join .Args \" \"}}' funasr-funasr-1")
 
 
 def test_a_full_disk_on_a_host_fails_that_host_and_keeps_its_models_and_server(lab):

@@ -40,6 +40,8 @@ CORPUS = [
     ("funasr_hotwords", {"阿里巴巴": 20, "阿里巴巴 ": 30}, "keep one of them"),
     ("funasr_models", {"2pass": {"vad": {"id": "iic/x"}}}, "write it as {'id': 'owner/name', 'revision'"),
     ("funasr_models", {"2pass": {"asr": {"id": "noslash", "revision": "v1"}}}, "is not a ModelScope id"),
+    ("funasr_models", {"2pass": {"vad": {"id": "iic/x", "revision": "v1/../../etc"}}},
+     "pin a tag or commit (e.g. 'v2.0.4': letters, digits"),
     ("funasr_models", {"2pass": {"speaker": {"id": "iic/x", "revision": "v1"}}}, "known roles: asr"),
     ("funasr_models", {"2pass": {"lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1"}}},
      "funasr_profile = 'offline'"),

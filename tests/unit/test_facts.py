@@ -60,11 +60,11 @@ def test_keyring_fingerprints():
 
 
 def test_model_manifests_reads_rsync_and_skips_damaged_manifests():
-    output = ["rsync=rsync  version 3.4.1  protocol version 32", "free=1234", '/m/a.json\t{"id": "iic/a",  "revision": "v1", "files": []}', "/m/b.json\t{broken"]
+    output = ["rsync=rsync  version 3.4.1  protocol version 32", "free=1234", 'iic/a@v1\t{"id": "iic/a",  "revision": "v1", "files": []}', "/m/b.json\t{broken"]
     facts = ModelManifests().process(output)
     assert facts["rsync"] == (3, 4, 1) and facts["free_kib"] == 1234
     assert ModelManifests().process(["rsync="])["rsync"] is None  # no rsync on the host
-    assert facts["manifests"] == {"/m/a.json": {"id": "iic/a", "revision": "v1", "files": []}}
+    assert facts["manifests"] == {"iic/a@v1": {"id": "iic/a", "revision": "v1", "files": []}}
 
 
 def run_fact_command(fact, tmp_path, nvidia_smi=None):

@@ -97,35 +97,38 @@ def cached_vad(tmp_path, files):
 
 NEW_FILES = ({"path": "model_quant.onnx", "size": 1, "sha256": "new"},
              {"path": "sub/config.yaml", "size": 1, "sha256": "same"})
-MANIFEST_PATH = f"/opt/funasr/models/iic/vad/{MANIFEST}"
+HELD_V1 = "iic/vad@v1"  # the fact's keys: model directories below the models dir
 STAGING = "/opt/funasr/models/.funasr-fleet-staging"
 
 
 def test_models_seeded_skips_models_whose_manifest_matches(tmp_path):
     model = cached_vad(tmp_path, NEW_FILES)
-    facts = {"ModelManifests": {"rsync": (3, 4, 1), "manifests": {MANIFEST_PATH: model.manifest}}}
+    facts = {"ModelManifests": {"rsync": (3, 4, 1), "manifests": {"iic/vad@v2": model.manifest}}}
     commands, host = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
                                    cached_models=[model])
     assert commands == [] and len(host.fact_calls) == 1
 
 
-def test_models_seeded_sends_only_changed_files_into_a_hard_linked_staging_copy(tmp_path):
+def test_a_new_revision_is_staged_from_the_held_one_sending_only_changed_files(tmp_path):
     model = cached_vad(tmp_path, NEW_FILES)
     held = {"id": "iic/vad", "revision": "v1",
             "files": [{"path": "model_quant.onnx", "size": 1, "sha256": "old"},
                       {"path": "sub/config.yaml", "size": 1, "sha256": "same"},
                       {"path": "vad.mvn", "size": 1, "sha256": "gone"}]}
-    facts = {"ModelManifests": {"rsync": None, "manifests": {MANIFEST_PATH: held}}}
+    other = {"id": "iic/asr", "revision": "v2", "files": []}
+    facts = {"ModelManifests": {"rsync": None, "manifests": {HELD_V1: held, "iic/asr@v2": other}}}
     commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
                                 cached_models=[model])
-    assert f"cp -al /opt/funasr/models/iic/vad {STAGING}/iic/vad" in commands[0]
-    assert f"rm -f {STAGING}/iic/vad/vad.mvn" in commands
+    # v2 gets its own directory, hard-linked from v1 (the live v1 is never written)
+    assert f"cp -al /opt/funasr/models/iic/vad@v1 {STAGING}/iic/vad@v2" in commands[0]
+    assert f"rm -f {STAGING}/iic/vad@v2/vad.mvn" in commands
     uploads = [c for c in commands if c.startswith("FileUploadCommand(")]
     assert len(uploads) == 2 and "model_quant.onnx" in uploads[0] and MANIFEST in uploads[1]
     assert not any("config.yaml" in c for c in uploads)
-    assert commands[-1].endswith(f"mv {STAGING}/iic/vad /opt/funasr/models/iic/vad && "
-                                 "rm -rf /opt/funasr/models/iic/vad.funasr-fleet-old && "
+    assert commands[-1].endswith(f"mv {STAGING}/iic/vad@v2 /opt/funasr/models/iic/vad@v2 && "
+                                 "rm -rf /opt/funasr/models/iic/vad@v2.funasr-fleet-old && "
                                  f"rm -rf {STAGING}")
+    assert not any("vad@v1" in c for c in commands[1:])  # v1 stays as it is, for a rollback
 
 
 def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path, monkeypatch):
@@ -139,17 +142,20 @@ def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path, monkeypa
                                 models_dir="/opt/funasr/models", cached_models=[vad, asr])
     assert len(commands) == 3 and commands[1].startswith("RsyncCommand(")
     source, target, flags = re.match(r"RsyncCommand\((\S+), (\S+), (.*)\)$", commands[1]).groups()
-    assert target == f"{STAGING}/" and "--copy-dirlinks" in flags
+    assert target == f"{STAGING}/" and "--copy-links" in flags and "--ignore-times" in flags
     assert "--checksum-choice=none" in flags and "--inplace" not in flags  # never write a linked live file
+    assert "--delete" not in flags  # the staging copy's unchanged links stay
     # an rsync older than 3.2.3 on either end does not know it
     facts["ModelManifests"]["rsync"] = (3, 1, 3)
     older, _ = run_operation(operations.models_seeded, facts, connector=connector,
                              models_dir="/opt/funasr/models", cached_models=[vad, asr])
     assert "--checksum-choice" not in older[1]
-    tree = Path(source)
-    assert (tree / "iic" / "vad").resolve() == (tmp_path / "vad").resolve()
-    assert (tree / "iic" / "asr").resolve() == (tmp_path / "asr").resolve()
-    assert "mv /opt/funasr/models/.funasr-fleet-staging/iic/asr /opt/funasr/models/iic/asr" in commands[2]
+    tree = Path(source)  # one link per file to send, where the staging copy wants it
+    for name in ("vad", "asr"):
+        sent = sorted(str(path.relative_to(tree)) for path in tree.rglob("*") if path.is_symlink())
+        assert f"iic/{name}@v2/model_quant.onnx" in sent and f"iic/{name}@v2/{MANIFEST}" in sent
+        assert (tree / f"iic/{name}@v2/sub/config.yaml").resolve() == (tmp_path / name / "sub/config.yaml").resolve()
+    assert "mv /opt/funasr/models/.funasr-fleet-staging/iic/asr@v2 /opt/funasr/models/iic/asr@v2" in commands[2]
 
 
 def running(digest, status="running", service="funasr"):
@@ -238,6 +244,24 @@ def test_a_healthy_new_release_is_recorded_with_the_former_as_previous(monkeypat
     assert record["current"]["image_id"] == "sha256:x" and record["current"]["healthy_at"]
     assert commands[0].endswith("> /opt/funasr/release.json.tmp && mv /opt/funasr/release.json.tmp "
                                 "/opt/funasr/release.json")
+    assert len(commands) == 1  # a former release without a model list: no model is pruned
+
+
+def test_model_revisions_no_release_uses_are_pruned_after_a_healthy_release(monkeypatch, tmp_path):
+    import subprocess
+
+    old = {**V11, "models": ["iic/vad@v1"]}
+    monkeypatch.setitem(RELEASE, "models", ["iic/vad@v2"])
+    commands, _ = gate_run(monkeypatch, True, {"current": old, "previous": {"models": ["iic/vad@v0"]}}, "new")
+    assert len(commands) == 2
+    models = tmp_path / "opt/funasr/models"
+    for name in ("vad@v0", "vad@v1", "vad@v2", "asr@v9"):
+        (models / "iic" / name).mkdir(parents=True)
+        (models / "iic" / name / MANIFEST).write_text("{}")
+    (models / ".funasr-fleet-staging").mkdir()
+    subprocess.run(commands[1].replace("/opt/funasr/models", str(models)), shell=True, check=True)
+    assert sorted(path.name for path in (models / "iic").iterdir()) == ["vad@v1", "vad@v2"]
+    assert (models / ".funasr-fleet-staging").is_dir()  # only model directories are touched
 
 
 def test_a_recorded_healthy_release_costs_one_fact_and_no_command(monkeypatch):
@@ -260,7 +284,7 @@ def test_models_seeded_refuses_before_sending_when_the_host_lacks_space(tmp_path
     big = ({"path": "model_quant.onnx", "size": 5_000_000, "sha256": "new"},
            {"path": "config.yaml", "size": 10, "sha256": "same"})
     held = {"id": "iic/vad", "revision": "v1", "files": [{"path": "config.yaml", "size": 10, "sha256": "same"}]}
-    facts = {"ModelManifests": {"rsync": (3, 4, 1), "free_kib": 4000, "manifests": {MANIFEST_PATH: held}}}
+    facts = {"ModelManifests": {"rsync": (3, 4, 1), "free_kib": 4000, "manifests": {HELD_V1: held}}}
     commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
                                 cached_models=[cached_vad(tmp_path, big)])
     assert len(commands) == 1 and "_not_enough_space" in commands[0] and "5000000" in commands[0]

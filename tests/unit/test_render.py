@@ -43,7 +43,7 @@ def test_command_points_every_model_at_a_seeded_local_path_and_plain_ws():
     command = server_command(settings_for(funasr_tls="off"))
     options = dict(zip(command[1::2], command[2::2]))
     assert options["--model-dir"] == ("/workspace/models/iic/"
-                                      "speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx")
+                                      "speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx@v2.0.4")
     assert options["--online-model-dir"].startswith("/workspace/models/iic/")
     assert options["--hotword"] == "/workspace/resources/hotwords.txt"
     assert options["--certfile"] == "" and options["--keyfile"] == ""
