@@ -240,8 +240,8 @@ class ModelManifests(FactBase):
         return ("echo rsync=$(rsync --version 2>/dev/null | head -n 1); "
                 f"d={quoted}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; "
                 "df -Pk \"$d\" | awk 'NR == 2 {print \"free=\" $4}'; "
-                f'cd {quoted} 2>/dev/null && for p in */*/{MANIFEST}; do if [ -f "$p" ]; then '
-                'printf "%s\\t" "${p%/*}"; tr -d "\\n" < "$p"; echo; fi; done')
+                f'if cd {quoted} 2>/dev/null; then for p in */*/{MANIFEST}; do if [ -f "$p" ]; then '
+                'printf "%s\\t" "${p%/*}"; tr -d "\\n" < "$p"; echo; fi; done; fi')
 
     def process(self, output):
         facts = {"rsync": None, "free_kib": None, "manifests": {}}

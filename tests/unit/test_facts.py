@@ -113,3 +113,19 @@ def test_nft_table_digest_reads_the_comment_of_the_live_table():
     assert NftTableDigest().process([]) is None  # no table
     assert NftTableDigest().command(table="inet funasr_fleet") == \
         "nft list table inet funasr_fleet 2>/dev/null || true"
+
+
+def test_model_manifests_command_lists_model_directories_and_never_fails(tmp_path):
+    import subprocess
+
+    from funasr_fleet.models import MANIFEST
+
+    (tmp_path / "iic" / "vad@v2").mkdir(parents=True)
+    (tmp_path / "iic" / "vad@v2" / MANIFEST).write_text('{"id": "iic/vad",\n "revision": "v2"}')
+    (tmp_path / ".funasr-fleet-staging" / "iic" / "x@v1").mkdir(parents=True)  # not a model dir
+    for directory, expected in ((tmp_path, {"iic/vad@v2": {"id": "iic/vad", "revision": "v2"}}),
+                                (tmp_path / "missing", {})):  # e.g. the first seed
+        run = subprocess.run(["sh", "-c", ModelManifests().command(str(directory))],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        assert ModelManifests().process(run.stdout.splitlines())["manifests"] == expected
