@@ -50,10 +50,6 @@ class Balancer:
     drain_timeout: float
     names: tuple = ()
 
-    def servers_of(self, hosts):
-        """The backends on ``hosts`` (names)."""
-        return [backend for backend in self.backends if backend.host in hosts]
-
 
 def balancer_hosts(inventory, group):
     """Names of the inventory's hosts in the balancer group (``[]`` when there is none)."""
