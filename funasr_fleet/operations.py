@@ -7,17 +7,14 @@ converged host costs one remote command per operation.
 """
 
 import datetime
-import functools
 import json
-import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from io import BytesIO
 
 from pyinfra import host
 from pyinfra.api import FunctionCommand, HiddenValue, StringCommand, operation
-from pyinfra.api.command import FileUploadCommand, QuoteString, RsyncCommand
+from pyinfra.api.command import FileUploadCommand, QuoteString
 from pyinfra.connectors.util import make_unix_command_for_host
 
 from .balancer import CONFIG_PATH as BALANCER_CONFIG
@@ -34,11 +31,11 @@ from .facts import (
     PathStates,
     ReleaseRecord,
     SystemdUnitState,
-    rsync_version,
 )
 from .models import MANIFEST, transfer_tree
 from .probe import wait_until_healthy
 from .render import render_balancer
+from .transfer import SshRsyncCommand, can_rsync, local_rsync_version
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 
@@ -328,13 +325,15 @@ def _gpus_missing(state, host, gpus, expected, seen):
 
 
 @operation()
-def models_seeded(models_dir, cached_models, use_rsync=True):
+def models_seeded(models_dir, cached_models, use_rsync=True, ciphers=()):
     """
     Give the host each model revision from the control-node cache, sending only what differs.
 
     + models_dir: the host's models directory, e.g. ``/opt/funasr/models``
     + cached_models: `funasr_fleet.models.CachedModel` items
     + use_rsync: use rsync over SSH when both ends have it (else pyinfra's file transfer)
+    + ciphers: SSH ciphers for rsync, in preference order (`transfer.ssh_ciphers`);
+      empty leaves the choice to ssh
 
     Each revision lives in its own directory (``<owner>/<name>@<revision>``), so the
     running server's models are never touched and the previous release's stay for a
@@ -352,7 +351,8 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
 
     .. code:: python
 
-        models_seeded(models_dir="/opt/funasr/models", cached_models=cached)
+        models_seeded(models_dir="/opt/funasr/models", cached_models=cached,
+                      ciphers=ssh_ciphers("auto"))
     """
     facts = host.get_fact(ModelManifests, directory=models_dir)
     held = facts["manifests"]
@@ -367,8 +367,7 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
         return
     staging = f"{models_dir}/{STAGING}"
     yield _staging_prepared(models_dir, staging, [(model, base) for model, base, _, _ in plans])
-    local_rsync = use_rsync and facts["rsync"] and local_rsync_version()
-    if local_rsync and hasattr(host.connector, "rsync"):
+    if use_rsync and facts["rsync"] and can_rsync(host):
         # --copy-links: the tree's symlinks are the cached files; --ignore-times: every file
         # in it differs from the host's (by sha256), whatever its size and time; no
         # --delete: the staging copy keeps the linked files that did not change, the stale
@@ -376,12 +375,12 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
         # into the cache and SSH authenticates every byte in transit; rsync's own whole-file
         # checksum would hash every byte again on both ends. Files arrive under temporary
         # names, renamed when complete.
-        skip = ["--checksum-choice=none"] if min(local_rsync, facts["rsync"]) >= RSYNC_CC_NONE else []
+        skip = ["--checksum-choice=none"] if min(local_rsync_version(), facts["rsync"]) >= RSYNC_CC_NONE else []
         files = [(f"{model.spec.dirname}/{entry['path']}", model.directory / entry["path"])
                  for model, _, send, _ in plans for entry in (*send, {"path": MANIFEST})]
-        yield RsyncCommand(f"{transfer_tree(cached_models[0].cache, files)}/", f"{staging}/",
-                           ["-rt", "--copy-links", "--ignore-times", "--whole-file",
-                            "--chmod=D755,F644", *skip])
+        yield SshRsyncCommand(f"{transfer_tree(cached_models[0].cache, files)}/", f"{staging}/",
+                              ["-rt", "--copy-links", "--ignore-times", "--whole-file",
+                               "--chmod=D755,F644", *skip], ciphers)
         for model, _, _, stale in plans:
             if stale:
                 yield StringCommand("rm", "-f", *(QuoteString(f"{staging}/{model.spec.dirname}/{path}")
@@ -395,15 +394,6 @@ def models_seeded(models_dir, cached_models, use_rsync=True):
 STAGING = ".funasr-fleet-staging"
 # The first rsync whose --checksum-choice accepts "none".
 RSYNC_CC_NONE = (3, 2, 3)
-
-
-@functools.cache
-def local_rsync_version():
-    """The control node's rsync version (`facts.rsync_version`), None without rsync."""
-    if not shutil.which("rsync"):
-        return None
-    banner = subprocess.run(["rsync", "--version"], capture_output=True, text=True).stdout
-    return rsync_version(banner.splitlines()[0] if banner else "")
 
 
 def _closest_held(model, held):

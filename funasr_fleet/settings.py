@@ -320,6 +320,9 @@ KNOBS = {
     "funasr_models": _layers_passthrough,
     "funasr_models_cache_dir": _local_path,
     "funasr_models_endpoint": _text(r"https?://[^\s/]+(/\S*)?", "an http(s) URL of a ModelScope hub or mirror"),
+    "funasr_models_ssh_ciphers": _text(r"auto|([a-z0-9@.-]+(,[a-z0-9@.-]+)*)?",
+                                       "'auto', '' (ssh's own choice) or a comma-separated "
+                                       "list of ssh ciphers, e.g. aes128-gcm@openssh.com"),
     "funasr_hotwords": _layers_passthrough,
     # Rollout (fleet-wide: every host must agree)
     "funasr_canary": _canary,
@@ -416,6 +419,7 @@ class Settings:
     funasr_models: dict
     funasr_models_cache_dir: str
     funasr_models_endpoint: str
+    funasr_models_ssh_ciphers: str
     funasr_hotwords: dict
     funasr_canary: object
     funasr_waves: tuple

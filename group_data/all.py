@@ -161,6 +161,11 @@ funasr_models = {
 funasr_models_cache_dir = "~/.cache/funasr-fleet/models"
 # ModelScope hub (or a mirror with the same API) the control node fetches models from.
 funasr_models_endpoint = "https://www.modelscope.cn"
+# SSH ciphers for copying models to hosts with rsync, in preference order. "auto": AES-GCM
+# first when the control node's CPU has AES instructions (ssh encrypts on one core, and
+# AES-GCM costs it about a third less than ssh's default chacha20-poly1305), falling
+# back to ssh's other defaults; "": ssh and its config choose; or a list for `ssh -c`.
+funasr_models_ssh_ciphers = "auto"
 
 # ---------------------------------------------------------------- Hotwords
 # Phrase -> weight (integer 1-100). Merged across layers phrase by phrase; None removes

@@ -27,9 +27,9 @@ def make_inventory(hosts, groups=None, all_data=None, override=None):
 class FakeHost:
     """Stands in for pyinfra's host inside an operation: facts are given, calls recorded."""
 
-    def __init__(self, facts, executing=True, connector=None):
+    def __init__(self, facts, executing=True):
         self.facts = facts
-        self.connector = connector
+        self.connector = None  # not SSH: no rsync, no paramiko client
         self.fact_calls = []
         self.name = "fake-host"
         self.state = type("FakeState", (), {"is_executing": executing, "failed_hosts": set()})()
@@ -43,11 +43,11 @@ class FakeHost:
         self.logs.append(message)
 
 
-def run_operation(op, facts, connector=None, **kwargs):
+def run_operation(op, facts, **kwargs):
     """Run an operation's generator against a FakeHost; returns (commands as text, host)."""
     from pyinfra.context import ctx_host
 
-    fake = FakeHost(facts, connector=connector)
+    fake = FakeHost(facts)
     with ctx_host.use(fake):
         commands = list(op._inner(**kwargs))
     return [_describe(command) for command in commands], fake

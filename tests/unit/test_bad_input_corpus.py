@@ -46,6 +46,7 @@ CORPUS = [
     ("funasr_models", {"2pass": {"lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1"}}},
      "funasr_profile = 'offline'"),
     ("funasr_models_endpoint", "ftp://mirror", "an http(s) URL of a ModelScope hub or mirror"),
+    ("funasr_models_ssh_ciphers", "aes128-gcm -o ProxyCommand=x", "a comma-separated list of ssh ciphers"),
     ("docker_repo_url", "download.docker.com", "must be an http(s) URL"),
     ("docker_repo_key_fingerprint", "9dc858229fc7dd38854ae2d88d81803c0ebfcd88", "40-hex-digit uppercase"),
     ("docker_source", "snap", "one of 'distro', 'docker-repo'"),

@@ -136,10 +136,10 @@ def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path, monkeypa
                             directory=tmp_path / name, manifest_sha256="a" * 64, files=NEW_FILES)
                 for name in ("vad", "asr"))
     monkeypatch.setattr(operations, "local_rsync_version", lambda: (3, 2, 7))
+    monkeypatch.setattr(operations, "can_rsync", lambda host: True)
     facts = {"ModelManifests": {"rsync": (3, 4, 1), "manifests": {}}}
-    connector = type("SSH", (), {"rsync": lambda self: None})()
-    commands, _ = run_operation(operations.models_seeded, facts, connector=connector,
-                                models_dir="/opt/funasr/models", cached_models=[vad, asr])
+    commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+                                cached_models=[vad, asr])
     assert len(commands) == 3 and commands[1].startswith("RsyncCommand(")
     source, target, flags = re.match(r"RsyncCommand\((\S+), (\S+), (.*)\)$", commands[1]).groups()
     assert target == f"{STAGING}/" and "--copy-links" in flags and "--ignore-times" in flags
@@ -147,8 +147,8 @@ def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path, monkeypa
     assert "--delete" not in flags  # the staging copy's unchanged links stay
     # an rsync older than 3.2.3 on either end does not know it
     facts["ModelManifests"]["rsync"] = (3, 1, 3)
-    older, _ = run_operation(operations.models_seeded, facts, connector=connector,
-                             models_dir="/opt/funasr/models", cached_models=[vad, asr])
+    older, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+                             cached_models=[vad, asr])
     assert "--checksum-choice" not in older[1]
     tree = Path(source)  # one link per file to send, where the staging copy wants it
     for name in ("vad", "asr"):
