@@ -27,7 +27,8 @@ from funasr_fleet.waves import inventory_plan
 if host.name == next(candidate.name for candidate in inventory if candidate in state.active_hosts):
     check_inventory(inventory)
 settings = load_settings(host)
-plan = inventory_plan(inventory, settings)
+# Waves over the hosts this run targets (--limit/--exclude), canary first.
+plan = inventory_plan(inventory, settings, state.limit_hosts)
 # With a load balancer group (funasr_lb_group), its hosts run nginx in front of the servers.
 balancer = fleet_balancer(inventory, settings)
 # GPU profiles: a working driver and the GPUs funasr_gpus names, checked before any change.

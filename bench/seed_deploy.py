@@ -13,11 +13,10 @@ from pyinfra import host
 from funasr_fleet.hub import fetch_models
 from funasr_fleet.operations import models_seeded
 from funasr_fleet.settings import load_settings
-from funasr_fleet.transfer import ssh_ciphers
 
 settings = load_settings(host)
 cached = fetch_models(os.environ["BENCH_ENDPOINT"], list(settings.funasr_models.values()),
                       os.environ["BENCH_CACHE"], progress=False)
 models_seeded(name="Seed models (bench)", models_dir=os.environ["BENCH_TARGET"],
               cached_models=cached, use_rsync=os.environ.get("BENCH_RSYNC", "1") == "1",
-              ciphers=ssh_ciphers(settings.funasr_models_ssh_ciphers))
+              ciphers=settings.funasr_models_ssh_ciphers)

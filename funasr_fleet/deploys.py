@@ -19,7 +19,6 @@ from .facts import NvidiaGpus
 from .balancer import PACKAGES as BALANCER_PACKAGES
 from .waves import wave_of
 from .probe import TlsPolicy, certificate_sha256
-from .transfer import ssh_ciphers
 from .render import (FIREWALL_TABLE, render_compose, render_daemon_json, render_firewall,
                      render_firewall_unit, render_hotwords)
 
@@ -317,7 +316,7 @@ def funasr_service(settings, delivery, cached_models, registry_password="", gpus
                              directories=[(base, "755"), (f"{base}/models", "755"), (f"{base}/ssl", "700")])
     operations.models_seeded(name="FunASR models seeded", models_dir=f"{base}/models",
                              cached_models=cached_models,
-                             ciphers=ssh_ciphers(settings.funasr_models_ssh_ciphers))
+                             ciphers=settings.funasr_models_ssh_ciphers)
     if delivery is None:
         image = operations.image_pulled(name=f"FunASR image {settings.image}", image=settings.image,
                                         username=settings.funasr_registry_username,

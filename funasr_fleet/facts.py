@@ -223,11 +223,12 @@ class KeyringFingerprints(FactBase):
 class ModelManifests(FactBase):
     """
     The funasr-fleet model manifests the host holds (every model directory
-    ``<directory>/<owner>/<name@revision>``), its rsync version, and the free space there.
+    ``<directory>/<owner>/<name@revision>``), its rsync version, whether its CPU has AES
+    instructions (for the ssh cipher of the copy), and the free space there.
 
-    Returns ``{"rsync": version tuple (e.g. ``(3, 4, 1)``) or None, "free_kib": int or
-    None, "manifests": {model directory relative to ``directory``: manifest dict}}``;
-    unreadable manifests are absent.
+    Returns ``{"rsync": version tuple (e.g. ``(3, 4, 1)``) or None, "cpu_aes": bool,
+    "free_kib": int or None, "manifests": {model directory relative to ``directory``:
+    manifest dict}}``; unreadable manifests are absent.
 
     .. code:: python
 
@@ -235,19 +236,26 @@ class ModelManifests(FactBase):
         # {"manifests": {"iic/speech_fsmn_vad_zh-cn-16k-common-onnx@v2.0.4": {...}}, ...}
     """
 
+    CPUINFO = "/proc/cpuinfo"
+
     def command(self, directory):
         quoted = shlex.quote(directory)
         return ("echo rsync=$(rsync --version 2>/dev/null | head -n 1); "
+                "grep -qsE '^(flags|Features)[[:space:]]*:(.*[[:space:]])?aes([[:space:]]|$)' "
+                f"{self.CPUINFO} && echo cpu_aes=1; "
                 f"d={quoted}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; "
                 "df -Pk \"$d\" | awk 'NR == 2 {print \"free=\" $4}'; "
                 f'if cd {quoted} 2>/dev/null; then for p in */*/{MANIFEST}; do if [ -f "$p" ]; then '
                 'printf "%s\\t" "${p%/*}"; tr -d "\\n" < "$p"; echo; fi; done; fi')
 
     def process(self, output):
-        facts = {"rsync": None, "free_kib": None, "manifests": {}}
+        facts = self.default()
         for line in output:
             if line.startswith("rsync="):
                 facts["rsync"] = rsync_version(line[6:])
+                continue
+            if line == "cpu_aes=1":
+                facts["cpu_aes"] = True
                 continue
             if line.startswith("free="):
                 facts["free_kib"] = int(line[5:]) if line[5:].strip().isdigit() else None
@@ -260,7 +268,7 @@ class ModelManifests(FactBase):
         return facts
 
     def default(self):
-        return {"rsync": None, "free_kib": None, "manifests": {}}
+        return {"rsync": None, "cpu_aes": False, "free_kib": None, "manifests": {}}
 
 
 def rsync_version(banner):

@@ -35,7 +35,7 @@ from .facts import (
 from .models import MANIFEST, transfer_tree
 from .probe import wait_until_healthy
 from .render import render_balancer
-from .transfer import SshRsyncCommand, can_rsync, local_rsync_version
+from .transfer import SshRsyncCommand, can_rsync, local_rsync_version, ssh_ciphers
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 
@@ -325,15 +325,15 @@ def _gpus_missing(state, host, gpus, expected, seen):
 
 
 @operation()
-def models_seeded(models_dir, cached_models, use_rsync=True, ciphers=()):
+def models_seeded(models_dir, cached_models, use_rsync=True, ciphers="auto"):
     """
     Give the host each model revision from the control-node cache, sending only what differs.
 
     + models_dir: the host's models directory, e.g. ``/opt/funasr/models``
     + cached_models: `funasr_fleet.models.CachedModel` items
     + use_rsync: use rsync over SSH when both ends have it (else pyinfra's file transfer)
-    + ciphers: SSH ciphers for rsync, in preference order (`transfer.ssh_ciphers`);
-      empty leaves the choice to ssh
+    + ciphers: SSH ciphers for rsync (``funasr_models_ssh_ciphers``): ``"auto"`` (AES-GCM
+      first when both ends have AES instructions), ``""`` (ssh's choice) or a list
 
     Each revision lives in its own directory (``<owner>/<name>@<revision>``), so the
     running server's models are never touched and the previous release's stay for a
@@ -351,8 +351,7 @@ def models_seeded(models_dir, cached_models, use_rsync=True, ciphers=()):
 
     .. code:: python
 
-        models_seeded(models_dir="/opt/funasr/models", cached_models=cached,
-                      ciphers=ssh_ciphers("auto"))
+        models_seeded(models_dir="/opt/funasr/models", cached_models=cached)
     """
     facts = host.get_fact(ModelManifests, directory=models_dir)
     held = facts["manifests"]
@@ -368,19 +367,10 @@ def models_seeded(models_dir, cached_models, use_rsync=True, ciphers=()):
     staging = f"{models_dir}/{STAGING}"
     yield _staging_prepared(models_dir, staging, [(model, base) for model, base, _, _ in plans])
     if use_rsync and facts["rsync"] and can_rsync(host):
-        # --copy-links: the tree's symlinks are the cached files; --ignore-times: every file
-        # in it differs from the host's (by sha256), whatever its size and time; no
-        # --delete: the staging copy keeps the linked files that did not change, the stale
-        # ones are removed by name. --checksum-choice=none (both ends 3.2.3+): the files were sha256-verified
-        # into the cache and SSH authenticates every byte in transit; rsync's own whole-file
-        # checksum would hash every byte again on both ends. Files arrive under temporary
-        # names, renamed when complete.
-        skip = ["--checksum-choice=none"] if min(local_rsync_version(), facts["rsync"]) >= RSYNC_CC_NONE else []
         files = [(f"{model.spec.dirname}/{entry['path']}", model.directory / entry["path"])
                  for model, _, send, _ in plans for entry in (*send, {"path": MANIFEST})]
         yield SshRsyncCommand(f"{transfer_tree(cached_models[0].cache, files)}/", f"{staging}/",
-                              ["-rt", "--copy-links", "--ignore-times", "--whole-file",
-                               "--chmod=D755,F644", *skip], ciphers)
+                              model_rsync_flags(facts["rsync"]), ssh_ciphers(ciphers, facts["cpu_aes"]))
         for model, _, _, stale in plans:
             if stale:
                 yield StringCommand("rm", "-f", *(QuoteString(f"{staging}/{model.spec.dirname}/{path}")
@@ -394,6 +384,23 @@ def models_seeded(models_dir, cached_models, use_rsync=True, ciphers=()):
 STAGING = ".funasr-fleet-staging"
 # The first rsync whose --checksum-choice accepts "none".
 RSYNC_CC_NONE = (3, 2, 3)
+
+
+def model_rsync_flags(remote_rsync):
+    """rsync's flags for sending a `transfer_tree` into a staging copy, for a host whose
+    rsync is ``remote_rsync`` (a version tuple).
+
+    --copy-links: the tree's symlinks are the cached files; --ignore-times: every file in
+    it differs from the host's (by sha256), whatever its size and time; no --delete: the
+    staging copy keeps the linked files that did not change (stale ones are removed by
+    name); no --inplace: a sent file replaces its hard link, never writes through it.
+    --checksum-choice=none (both ends 3.2.3+): the files were sha256-verified into the
+    cache and SSH authenticates every byte in transit, so rsync's own whole-file checksum
+    would only hash every byte again on both ends. Files arrive under temporary names,
+    renamed when complete.
+    """
+    skip = ["--checksum-choice=none"] if min(local_rsync_version(), remote_rsync) >= RSYNC_CC_NONE else []
+    return ["-rt", "--copy-links", "--ignore-times", "--whole-file", "--chmod=D755,F644", *skip]
 
 
 def _closest_held(model, held):

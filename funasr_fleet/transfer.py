@@ -30,25 +30,28 @@ AES_FIRST = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1
 @functools.cache
 def cpu_has_aes(cpuinfo="/proc/cpuinfo"):
     """Whether the control node's CPU has AES instructions (x86 ``aes`` flag, Arm
-    ``aes`` feature); False where ``cpuinfo`` cannot be read (e.g. macOS)."""
+    ``aes`` feature); False where ``cpuinfo`` cannot be read (e.g. macOS). The hosts'
+    side is a fact (`facts.ModelManifests`, ``cpu_aes``)."""
     try:
         with open(cpuinfo, encoding="utf-8", errors="replace") as lines:
-            return any(re.match(r"(flags|Features)\s*:.*\baes\b", line) for line in lines)
+            return any(re.match(r"(flags|Features)\s*:(.*\s)?aes(\s|$)", line) for line in lines)
     except OSError:
         return False
 
 
-def ssh_ciphers(setting):
-    """The ``ssh -c`` list for the setting ``funasr_models_ssh_ciphers``: ``"auto"``
-    gives `AES_FIRST` on a CPU with AES instructions, else ssh's own choice (empty);
-    ``""`` leaves the choice to ssh and its config; anything else is the list itself.
+def ssh_ciphers(setting, host_aes):
+    """The ``ssh -c`` list for the setting ``funasr_models_ssh_ciphers`` and a host whose
+    CPU has AES instructions or not (``host_aes``). ``"auto"`` gives `AES_FIRST` when
+    both ends have them (the control node encrypts, the host decrypts; without AES
+    instructions chacha20 is the faster one), else ssh's own choice (empty); ``""``
+    leaves the choice to ssh and its config; anything else is the list itself.
 
     .. code:: python
 
-        ssh_ciphers("auto")  # ("aes128-gcm@openssh.com", ...) or ()
+        ssh_ciphers("auto", facts["cpu_aes"])  # ("aes128-gcm@openssh.com", ...) or ()
     """
     if setting == "auto":
-        return AES_FIRST if cpu_has_aes() else ()
+        return AES_FIRST if host_aes and cpu_has_aes() else ()
     return tuple(name for name in setting.split(",") if name)
 
 
@@ -81,7 +84,7 @@ def ssh_command(data, ciphers=()):
 
     .. code:: python
 
-        ssh_command(host.data, ssh_ciphers("auto"))
+        ssh_command(host.data, ("aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"))
     """
     command = ["ssh", "-o", "BatchMode=yes"]
     if data.get("ssh_known_hosts_file"):

@@ -59,11 +59,21 @@ def wave_of(plan, name):
     return next((index for index, wave in enumerate(plan) if name in wave), None)
 
 
-def inventory_plan(inventory, settings):
+def inventory_plan(inventory, settings, limit=None):
     """The wave plan of a pyinfra inventory's servers (load balancers have no wave), from
     one host's `Settings` (the knobs are fleet-wide: `funasr_fleet.settings.check_inventory`
-    makes every host agree)."""
-    names = [host.name for host in inventory if settings.funasr_lb_group not in host.groups]
+    makes every host agree).
+
+    + limit: the hosts this run targets (pyinfra's ``state.limit_hosts``, from ``--limit``
+      and ``--exclude``), None for all. Like Ansible's ``serial`` after ``--limit``, the
+      canary and the percentages apply to them: a limited run still starts with a canary.
+
+    .. code:: python
+
+        plan = inventory_plan(inventory, settings, state.limit_hosts)
+    """
+    names = [host.name for host in inventory if settings.funasr_lb_group not in host.groups
+             and (limit is None or host in limit)]
     groups = {group: {host.name for host in inventory.get_group(group)}
               for group in inventory.groups}
     return plan_waves(names, settings.funasr_canary, settings.funasr_waves, groups)

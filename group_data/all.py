@@ -162,9 +162,10 @@ funasr_models_cache_dir = "~/.cache/funasr-fleet/models"
 # ModelScope hub (or a mirror with the same API) the control node fetches models from.
 funasr_models_endpoint = "https://www.modelscope.cn"
 # SSH ciphers for copying models to hosts with rsync, in preference order. "auto": AES-GCM
-# first when the control node's CPU has AES instructions (ssh encrypts on one core, and
-# AES-GCM costs it about a third less than ssh's default chacha20-poly1305), falling
-# back to ssh's other defaults; "": ssh and its config choose; or a list for `ssh -c`.
+# first when the CPUs of both the control node and the host have AES instructions (ssh
+# works on one core per copy, and there AES-GCM costs about a third less than ssh's
+# default chacha20-poly1305), with ssh's other defaults after it; "": ssh and its config
+# choose; or a list for `ssh -c`.
 funasr_models_ssh_ciphers = "auto"
 
 # ---------------------------------------------------------------- Hotwords

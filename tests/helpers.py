@@ -34,6 +34,7 @@ class FakeHost:
         self.name = "fake-host"
         self.state = type("FakeState", (), {"is_executing": executing, "failed_hosts": set()})()
         self.logs = []
+        self.yielded = []  # the operation's commands, as objects (run_operation)
 
     def get_fact(self, cls, **kwargs):
         self.fact_calls.append((cls.__name__, kwargs))
@@ -49,8 +50,8 @@ def run_operation(op, facts, **kwargs):
 
     fake = FakeHost(facts)
     with ctx_host.use(fake):
-        commands = list(op._inner(**kwargs))
-    return [_describe(command) for command in commands], fake
+        fake.yielded = list(op._inner(**kwargs))
+    return [_describe(command) for command in fake.yielded], fake
 
 
 def _describe(command):

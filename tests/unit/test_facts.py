@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from funasr_fleet.facts import (
     ComposeContainers,
     DebPackageVersions,
@@ -129,3 +131,24 @@ def test_model_manifests_command_lists_model_directories_and_never_fails(tmp_pat
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         assert ModelManifests().process(run.stdout.splitlines())["manifests"] == expected
+
+
+@pytest.mark.parametrize("cpuinfo, aes", [
+    ("processor\t: 0\nflags\t\t: fpu sse2 aes avx2\n", True),         # x86 with AES-NI
+    ("processor\t: 0\nFeatures\t: fp asimd aes pmull sha1\n", True),  # arm64 with crypto
+    ("processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\n", False),  # Raspberry Pi 4
+    ("model name\t: aes lookalike\nflags\t\t: fpu vaes_x\n", False),
+    (None, False),                                                    # no /proc/cpuinfo
+])
+def test_model_manifests_reads_whether_the_hosts_cpu_has_aes(tmp_path, monkeypatch, cpuinfo, aes):
+    import subprocess
+
+    from funasr_fleet import transfer
+
+    path = tmp_path / "cpuinfo"
+    if cpuinfo is not None:
+        path.write_text(cpuinfo)
+    monkeypatch.setattr(ModelManifests, "CPUINFO", str(path))
+    run = subprocess.run(["sh", "-c", ModelManifests().command(str(tmp_path))], capture_output=True, text=True)
+    assert ModelManifests().process(run.stdout.splitlines())["cpu_aes"] is aes
+    assert transfer.cpu_has_aes.__wrapped__(str(path)) is aes  # the control node's reading agrees

@@ -5,7 +5,7 @@ import re
 import shlex
 from pathlib import Path
 
-from funasr_fleet import operations
+from funasr_fleet import operations, transfer
 from funasr_fleet.digest import sha256_bytes, sha256_text
 from funasr_fleet.images import ImageTarball
 from funasr_fleet.models import CachedModel, MANIFEST
@@ -137,19 +137,22 @@ def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path, monkeypa
                 for name in ("vad", "asr"))
     monkeypatch.setattr(operations, "local_rsync_version", lambda: (3, 2, 7))
     monkeypatch.setattr(operations, "can_rsync", lambda host: True)
-    facts = {"ModelManifests": {"rsync": (3, 4, 1), "manifests": {}}}
-    commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
-                                cached_models=[vad, asr])
+    monkeypatch.setattr(transfer, "cpu_has_aes", lambda: True)
+    facts = {"ModelManifests": {"rsync": (3, 4, 1), "cpu_aes": True, "manifests": {}}}
+    commands, host = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+                                   cached_models=[vad, asr])
     assert len(commands) == 3 and commands[1].startswith("RsyncCommand(")
+    assert host.yielded[1].ciphers == transfer.AES_FIRST  # both ends have AES instructions
     source, target, flags = re.match(r"RsyncCommand\((\S+), (\S+), (.*)\)$", commands[1]).groups()
     assert target == f"{STAGING}/" and "--copy-links" in flags and "--ignore-times" in flags
     assert "--checksum-choice=none" in flags and "--inplace" not in flags  # never write a linked live file
     assert "--delete" not in flags  # the staging copy's unchanged links stay
     # an rsync older than 3.2.3 on either end does not know it
-    facts["ModelManifests"]["rsync"] = (3, 1, 3)
-    older, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
-                             cached_models=[vad, asr])
+    facts["ModelManifests"].update(rsync=(3, 1, 3), cpu_aes=False)
+    older, host = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+                                cached_models=[vad, asr])
     assert "--checksum-choice" not in older[1]
+    assert host.yielded[1].ciphers == ()  # a host without AES: ssh's default (chacha20)
     tree = Path(source)  # one link per file to send, where the staging copy wants it
     for name in ("vad", "asr"):
         sent = sorted(str(path.relative_to(tree)) for path in tree.rglob("*") if path.is_symlink())

@@ -36,6 +36,18 @@ def test_inventory_plan_reads_the_fleet_wide_knobs():
     assert inventory_plan(inventory, load_settings(inventory.get_host("a"))) == [["a"], ["b"], ["c"]]
 
 
+def test_a_limited_run_plans_its_own_hosts_canary_first():
+    from funasr_fleet.settings import load_settings
+
+    inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "d", "e")],
+                               override={"funasr_waves": ["50%"]})
+    settings = load_settings(inventory.get_host("a"))
+    limit = [inventory.get_host(name) for name in ("c", "d", "e")]  # --limit c,d,e
+    # the canary is the run's first host, and 50% is of the 3 hosts in the run
+    assert inventory_plan(inventory, settings, limit) == [["c"], ["d"], ["e"]]
+    assert inventory_plan(inventory, settings) == [["a"], ["b", "c"], ["d", "e"]]
+
+
 def test_rollout_knobs_must_agree_across_hosts():
     inventory = make_inventory([("a", {}), ("b", {"funasr_canary": 2})])
     with pytest.raises(SettingsError, match="b: funasr_canary = 2 .*differs from the other hosts. 1"):
