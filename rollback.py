@@ -11,7 +11,7 @@ Rolling back twice returns to where you started; to stay on the older version, s
 funasr_version to it in your data before the next deploy.
 """
 
-from pyinfra import host, inventory
+from pyinfra import host, inventory, state
 
 from funasr_fleet.balancer import fleet_balancer
 from funasr_fleet.deploys import funasr_rollback
@@ -21,4 +21,6 @@ from funasr_fleet.waves import inventory_plan
 check_inventory(inventory)
 settings = load_settings(host)
 # With a load balancer group, each server is drained before its restart and put back after its probe.
-funasr_rollback(settings, inventory_plan(inventory, settings), fleet_balancer(inventory, settings))
+# Waves over the hosts this run targets (--limit/--exclude), canary first, as the deploy's.
+funasr_rollback(settings, inventory_plan(inventory, settings, state.limit_hosts),
+                fleet_balancer(inventory, settings))
