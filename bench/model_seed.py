@@ -42,7 +42,8 @@ from funasr_fleet.lab.state import lab_dir, load_state  # noqa: E402
 from funasr_fleet.models import transfer_tree  # noqa: E402
 from funasr_fleet.operations import model_rsync_flags  # noqa: E402
 from funasr_fleet.settings import load_settings  # noqa: E402
-from funasr_fleet.transfer import SshRsyncCommand, cpu_has_aes, ssh_ciphers  # noqa: E402
+from funasr_fleet.transfer import (SshRsyncCommand, cpu_has_aes, ssh_ciphers,  # noqa: E402
+                                   ssh_command, ssh_destination)
 
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
 TARGET = "/opt/funasr-bench/models"
@@ -51,14 +52,10 @@ TARGET = "/opt/funasr-bench/models"
 RAW_TARGET = "/opt/funasr-bench/raw"
 
 
-def ssh(state, entry, command, stdin=None, ciphers=()):
-    """Run ``command`` on a lab host with the system ssh client (as rsync does)."""
-    return subprocess.run(
-        ["ssh", "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={state['known_hosts']}",
-         "-o", "StrictHostKeyChecking=accept-new", "-p", str(entry["ssh_port"]),
-         "-i", state["ssh_key"], *(["-c", ",".join(ciphers)] if ciphers else []),
-         f"root@{entry['address']}", command],
-        stdin=stdin, check=True, capture_output=True)
+def ssh(host, command, stdin=None, ciphers=()):
+    """Run ``command`` on a lab host with the system ssh client, as the seeding's rsync does."""
+    return subprocess.run([*ssh_command(host.data, ciphers), ssh_destination(host), command],
+                          stdin=stdin, check=True, capture_output=True)
 
 
 def seed(env, *limit):
@@ -74,21 +71,21 @@ def seed(env, *limit):
     return elapsed, total.group(2)
 
 
-def raw_copy(state, entry, files, ciphers=()):
+def raw_copy(host, files, ciphers=()):
     """``cat FILES | ssh [-c CIPHERS] HOST 'cat > FILE'``; return seconds."""
     started = time.monotonic()
     cat = subprocess.Popen(["cat", *map(str, files)], stdout=subprocess.PIPE)
-    ssh(state, entry, f"mkdir -p {RAW_TARGET.rpartition('/')[0]} && cat > {RAW_TARGET}",
+    ssh(host, f"mkdir -p {RAW_TARGET.rpartition('/')[0]} && cat > {RAW_TARGET}",
         stdin=cat.stdout, ciphers=ciphers)
     cat.wait()
     elapsed = time.monotonic() - started
-    ssh(state, entry, f"rm -f {RAW_TARGET}")
+    ssh(host, f"rm -f {RAW_TARGET}")
     return elapsed
 
 
-def rsync_alone(state, entry, command):
+def rsync_alone(host, command):
     """The seeding's rsync command line alone, into an empty directory; return seconds."""
-    ssh(state, entry, f"mkdir -p {TARGET}")
+    ssh(host, f"mkdir -p {TARGET}")
     started = time.monotonic()
     subprocess.run(command, shell=True, check=True, capture_output=True)
     return time.monotonic() - started
@@ -100,12 +97,12 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=5, help="no-op re-seeds to time")
     parser.add_argument("--pairs", type=int, default=3, help="raw/seed pairs per transfer path")
     args = parser.parse_args(argv)
-    state = load_state()
-    first = state["hosts"][0]
     cache = lab_dir() / "bench-models" / str(args.size)
     inventory = load_inventory("inventory/lab.py")
+    hosts = [inventory.get_host(entry["name"]) for entry in load_state()["hosts"]]
+    first = hosts[0]
     specs = [spec for _, _, spec in fleet_model_sets(inventory)]  # every host's set
-    first_settings = load_settings(inventory.get_host(first["name"]))
+    first_settings = load_settings(first)
     first_specs = list(first_settings.funasr_models.values())
     # the lab hosts are containers on this machine: the same CPU at both ends
     ciphers = ssh_ciphers(first_settings.funasr_models_ssh_ciphers, cpu_has_aes())
@@ -120,28 +117,28 @@ def main(argv=None):
     env = dict(os.environ, BENCH_ENDPOINT="http://127.0.0.1:1", BENCH_CACHE=str(cache),
                BENCH_TARGET=TARGET)
     clean = f"rm -rf {shlex.quote(TARGET.rpartition('/')[0])}"
-    limit = ("--limit", first["name"])
-    remote_rsync = rsync_version(ssh(state, first, "rsync --version").stdout.decode().splitlines()[0])
+    limit = ("--limit", first.name)
+    remote_rsync = rsync_version(ssh(first, "rsync --version").stdout.decode().splitlines()[0])
     tree = transfer_tree(cache, [(f"{model.spec.dirname}/{entry['path']}", model.directory / entry["path"])
                                  for model in cached for entry in model.files])
     rsync_command = SshRsyncCommand(f"{tree}/", f"{TARGET}/", model_rsync_flags(remote_rsync),
-                                    ciphers).command_line(inventory.get_host(first["name"]))
+                                    ciphers).command_line(first)
 
     rows = []
     for label, measure in (
             ("whole pyinfra run, rsync over SSH", lambda: seed(dict(env, BENCH_RSYNC="1"), *limit)[0]),
-            ("its rsync step alone", lambda: rsync_alone(state, first, rsync_command)),
+            ("its rsync step alone", lambda: rsync_alone(first, rsync_command)),
             ("whole pyinfra run, pyinfra file transfer (no rsync)",
              lambda: seed(dict(env, BENCH_RSYNC="0"), *limit)[0])):
         raws, same, seeds = [], [], []
         for _ in range(args.pairs):  # alternate, so all see the same machine
-            ssh(state, first, clean)
-            raws.append(raw_copy(state, first, files))
-            same.append(raw_copy(state, first, files, ciphers))
+            ssh(first, clean)
+            raws.append(raw_copy(first, files))
+            same.append(raw_copy(first, files, ciphers))
             seeds.append(measure())
         rows.append((label, *map(statistics.median, (raws, same, seeds))))
-    for entry in state["hosts"]:
-        ssh(state, entry, clean)
+    for host in hosts:
+        ssh(host, clean)
     seed(env)  # every host holds the set
     noop = []
     for _ in range(args.runs):
@@ -149,20 +146,20 @@ def main(argv=None):
         if changed != "-":
             sys.exit(f"the re-seed changed {changed} operations; expected none")
         noop.append(seconds)
-    for entry in state["hosts"]:
-        ssh(state, entry, clean)
+    for host in hosts:
+        ssh(host, clean)
 
     print(f"Command: `python bench/model_seed.py --size {args.size} --runs {args.runs} "
-          f"--pairs {args.pairs}` ({first['name']}'s model set: {len(files)} files, "
+          f"--pairs {args.pairs}` ({first.name}'s model set: {len(files)} files, "
           f"{total / 1e9:.2f} GB; medians of {args.pairs} alternating raw/raw/seed rounds; "
           f"seeding ciphers: {','.join(ciphers) or 'ssh default'})\n")
     print("| measure | seed | raw `cat \\| ssh` | raw with the seeding's ciphers | result |")
     print("|---|---|---|---|---|")
     for label, raw, same, seconds in rows:
-        print(f"| seed {first['name']}: {label} | {seconds:.2f} s, {total / seconds / 1e6:.0f} MB/s | "
+        print(f"| seed {first.name}: {label} | {seconds:.2f} s, {total / seconds / 1e6:.0f} MB/s | "
               f"{raw:.2f} s, {total / raw / 1e6:.0f} MB/s | {same:.2f} s, {total / same / 1e6:.0f} MB/s | "
               f"{raw / seconds:.2f}x raw (target >= 0.8x); {same / seconds:.2f}x same-cipher raw |")
-    print(f"| no-op re-seed, {len(state['hosts'])} hosts, median of {args.runs} | "
+    print(f"| no-op re-seed, {len(hosts)} hosts, median of {args.runs} | "
           f"{statistics.median(noop):.2f} s (min {min(noop):.2f}, max {max(noop):.2f}) | | | "
           f"target < 2 s |")
 

@@ -102,6 +102,13 @@ def ssh_command(data, ciphers=()):
     return command
 
 
+def ssh_destination(host):
+    """``[user@]address`` of a pyinfra host, as its SSH connector reaches it: ``ssh_user``
+    and ``ssh_hostname`` data, the inventory name when there is no ``ssh_hostname``."""
+    user = host.data.get("ssh_user")
+    return f"{user + '@' if user else ''}{host.data.get('ssh_hostname') or host.name}"
+
+
 class SshRsyncCommand(RsyncCommand):
     """
     ``rsync FLAGS SRC HOST:DEST`` over the system ssh client (`ssh_command`), honouring
@@ -120,11 +127,9 @@ class SshRsyncCommand(RsyncCommand):
     def command_line(self, host, sudo=False, sudo_user=None):
         """The local shell command this runs for ``host``."""
         remote_rsync = ["sudo", *(["-u", sudo_user] if sudo_user else []), "rsync"] if sudo else ["rsync"]
-        user = host.data.get("ssh_user")
-        target = f"{user}@" if user else ""
-        target += f"{host.data.get('ssh_hostname') or host.name}:{self.dest}"
         return shlex.join(["rsync", *self.flags, "--rsh", shlex.join(ssh_command(host.data, self.ciphers)),
-                           "--rsync-path", shlex.join(remote_rsync), self.src, target])
+                           "--rsync-path", shlex.join(remote_rsync), self.src,
+                           f"{ssh_destination(host)}:{self.dest}"])
 
     def execute(self, state, host, connector_arguments):
         command = self.command_line(host, connector_arguments.get("_sudo"),
