@@ -241,8 +241,7 @@ class ModelManifests(FactBase):
     def command(self, directory):
         quoted = shlex.quote(directory)
         return ("echo rsync=$(rsync --version 2>/dev/null | head -n 1); "
-                "grep -qsE '^(flags|Features)[[:space:]]*:(.*[[:space:]])?aes([[:space:]]|$)' "
-                f"{self.CPUINFO} && echo cpu_aes=1; "
+                f"{cpu_aes_test(self.CPUINFO)} && echo cpu_aes=1; "
                 f"d={quoted}; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; "
                 "df -Pk \"$d\" | awk 'NR == 2 {print \"free=\" $4}'; "
                 f'if cd {quoted} 2>/dev/null; then for p in */*/{MANIFEST}; do if [ -f "$p" ]; then '
@@ -269,6 +268,14 @@ class ModelManifests(FactBase):
 
     def default(self):
         return {"rsync": None, "cpu_aes": False, "free_kib": None, "manifests": {}}
+
+
+def cpu_aes_test(cpuinfo="/proc/cpuinfo"):
+    """Shell test, true when ``cpuinfo`` lists AES instructions (x86 ``flags: ... aes``,
+    Arm ``Features: ... aes``); false when it cannot be read (e.g. macOS). Run on hosts by
+    `ModelManifests` and on the control node by `funasr_fleet.transfer.cpu_has_aes`."""
+    return ("grep -qsE '^(flags|Features)[[:space:]]*:(.*[[:space:]])?aes([[:space:]]|$)' "
+            f"{shlex.quote(cpuinfo)}")
 
 
 def rsync_version(banner):

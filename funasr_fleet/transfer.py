@@ -9,7 +9,6 @@ threaded: for gigabytes of models that is the transfer's ceiling.
 """
 
 import functools
-import re
 import shlex
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from pyinfra.api.command import RsyncCommand
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.util import run_local_process
 
-from .facts import rsync_version
+from .facts import cpu_aes_test, rsync_version
 
 # OpenSSH's default ciphers with AES-GCM first. `ssh -c` takes the list in preference
 # order and the server picks the first it also offers, so a server without AES-GCM
@@ -29,14 +28,9 @@ AES_FIRST = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1
 
 @functools.cache
 def cpu_has_aes(cpuinfo="/proc/cpuinfo"):
-    """Whether the control node's CPU has AES instructions (x86 ``aes`` flag, Arm
-    ``aes`` feature); False where ``cpuinfo`` cannot be read (e.g. macOS). The hosts'
-    side is a fact (`facts.ModelManifests`, ``cpu_aes``)."""
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as lines:
-            return any(re.match(r"(flags|Features)\s*:(.*\s)?aes(\s|$)", line) for line in lines)
-    except OSError:
-        return False
+    """Whether the control node's CPU has AES instructions: the same test
+    (`facts.cpu_aes_test`) that `facts.ModelManifests` runs on hosts (``cpu_aes``)."""
+    return subprocess.run(["sh", "-c", cpu_aes_test(cpuinfo)]).returncode == 0
 
 
 def ssh_ciphers(setting, host_aes):

@@ -3,8 +3,6 @@
 import shlex
 from types import SimpleNamespace
 
-import pytest
-
 from funasr_fleet import transfer
 from funasr_fleet.transfer import AES_FIRST, SshRsyncCommand, ssh_command, ssh_ciphers
 
