@@ -15,12 +15,12 @@ from pyinfra.facts.server import LinuxDistribution
 from . import operations, tls
 from .digest import rendered_with_digest, sha256_file, sha256_text
 from .errors import DeployError, SettingsError
-from .facts import NvidiaGpus
+from .facts import GpuExportState, NvidiaGpus
 from .balancer import PACKAGES as BALANCER_PACKAGES
 from .waves import wave_of
 from .probe import TlsPolicy, certificate_sha256
-from .render import (FIREWALL_TABLE, render_compose, render_daemon_json, render_firewall,
-                     render_firewall_unit, render_hotwords)
+from .render import (FIREWALL_TABLE, gpu_export, render_compose, render_daemon_json,
+                     render_firewall, render_firewall_unit, render_hotwords)
 
 DOCKER_REPO_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io",
                         "docker-buildx-plugin", "docker-compose-plugin")
@@ -324,6 +324,10 @@ def funasr_service(settings, delivery, cached_models, registry_password="", gpus
     else:
         image = operations.image_loaded(name=f"FunASR image {settings.image} (tarball)",
                                         tarball=delivery)
+    export = gpu_export(settings)
+    if export:
+        operations.gpu_export_copied(name="GPU server's writable model copy (TorchScript export)",
+                                     export=export, image=settings.image)
     if settings.profile.gpu and settings.nvidia_verify_in_container:
         value, expected = docker_gpus_value(settings, gpus)
         operations.gpus_visible(name="GPUs visible in a container (nvidia-smi -L)",
@@ -346,10 +350,19 @@ def tls_policy(settings):
 
 
 def gate_for(settings):
-    """The `operations.Gate` a host's release must pass."""
+    """The `operations.Gate` a host's release must pass.
+
+    A GPU server whose export copy has no TorchScript model yet exports it at its first
+    start (minutes on a GPU, before it listens for real): that gate waits
+    ``funasr_gpu_export_timeout`` seconds longer.
+    """
+    export = gpu_export(settings)
+    exporting = export and not host.get_fact(GpuExportState, path=export.directory,
+                                             weights=export.weights)["exported"]
     return operations.Gate(urls=tuple(instance.probe_url for instance in settings.instances),
                            mode=settings.profile.probe_mode, tls=tls_policy(settings),
-                           start_timeout=settings.funasr_start_timeout,
+                           start_timeout=settings.funasr_start_timeout
+                           + (settings.funasr_gpu_export_timeout if exporting else 0),
                            probe_timeout=settings.funasr_probe_timeout)
 
 
@@ -465,6 +478,9 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
     release = {"version": settings.funasr_version, "image": settings.image,
                "config_sha256": config_sha256,
                "models": sorted(model.spec.dirname for model in cached_models)}
+    export = None if settings.is_balancer else gpu_export(settings)
+    if export:
+        release["exports"] = [export.key]
     base = settings.funasr_dir
     # One loop (one call site) for every host: pyinfra identifies an operation by where it
     # is called, and the balancer's copies must be the servers' copies.

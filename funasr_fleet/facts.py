@@ -406,3 +406,38 @@ class NftTableDigest(FactBase):
 
     def default(self):
         return MISSING
+
+
+# The marker file of a GPU export copy (render.GpuExport): the image ID it was made for.
+EXPORT_MARKER = ".funasr-fleet-export"
+
+
+class GpuExportState(FactBase):
+    """
+    A GPU export copy (`funasr_fleet.render.GpuExport`): the image ID its marker names
+    (None: no copy, or an unfinished one) and whether the server's export already wrote
+    its TorchScript model ``weights`` into it.
+
+    .. code:: python
+
+        host.get_fact(GpuExportState, path="/opt/funasr/exports/iic/x@v2.0.5+blade-0123abcd4567",
+                      weights="model_blade.torchscript")
+        # {"image_id": "sha256:...", "exported": True}
+    """
+
+    def command(self, path, weights):
+        quoted = shlex.quote(path)
+        return (f"printf 'image_id=%s\\n' \"$(cat {quoted}/{EXPORT_MARKER} 2>/dev/null)\"; "
+                f"[ -f {quoted}/{shlex.quote(weights)} ] && echo exported=1 || true")
+
+    def process(self, output):
+        facts = self.default()
+        for line in output:
+            if line.startswith("image_id="):
+                facts["image_id"] = line[9:].strip() or None
+            elif line.strip() == "exported=1":
+                facts["exported"] = True
+        return facts
+
+    def default(self):
+        return {"image_id": None, "exported": False}

@@ -84,16 +84,44 @@ def check_model_set(profile, roles):
 
 
 def _unknown_role_message(profile, role):
-    if role == "lm":
-        return (
-            f"profile {profile.name!r} cannot use a language model: its server "
-            f"({profile.binary}) has no --lm-dir; LM models belong to profile 'offline'. "
-            f"Remove funasr_models[{profile.name!r}]['lm'] or set funasr_profile = 'offline'"
-        )
     return (
         f"unknown model role {role!r} for profile {profile.name!r}; "
         f"known roles: {', '.join(sorted(profile.model_roles))}"
     )
+
+
+# The ASR repositories whose export carries the hotword embedding model (model_eb.onnx):
+# FunASR's contextual (SeACo) Paraformer (model-repos.md 3.8).
+_CONTEXTUAL = "contextual"
+
+
+def hotword_path(models):
+    """How the server applies the hotword file with these models: ``"lm"`` (the WFST
+    decoder, which exists only with an LM loaded: websocket-server-2pass.cpp
+    FunWfstDecoderLoadHwsRes), ``"embedding"`` (a contextual ASR model whose model_eb.onnx
+    switches the hotword embedding on: paraformer.cpp InitHwCompiler), or None: then the
+    server reads and logs the hotwords but nothing applies them.
+
+    + models: ``{role: ModelSpec}`` of a host
+    """
+    if "lm" in models:
+        return "lm"
+    if "asr" in models and _CONTEXTUAL in models["asr"].id:
+        return "embedding"
+    return None
+
+
+def hotwords_unusable_message(profile):
+    """Why hotwords do nothing with a model set of ``profile`` without an LM or a
+    contextual model, and the fix (for the validation message)."""
+    contextual = ("" if profile.name != "offline" else
+                  ", or the contextual ASR model {'asr': {'id': 'iic/speech_paraformer-large-"
+                  "contextual_asr_nat-zh-cn-16k-common-vocab8404-onnx', 'revision': 'v2.0.5'}}")
+    return (f"hotwords are set, but this host's {profile.name} model set cannot apply them: "
+            "FunASR applies server hotwords only through the language model (WFST decoder) or a "
+            f"contextual ASR model. Add funasr_models[{profile.name!r}]['lm'] = {{'id': "
+            f"'iic/speech_ngram_lm_zh-cn-ai-wesp-fst', 'revision': 'v1.0.2'}}{contextual}; or "
+            "remove funasr_hotwords for this host")
 
 
 def _check_spec(profile_name, role, spec):

@@ -20,6 +20,8 @@ from pyinfra.connectors.util import make_unix_command_for_host
 from .balancer import CONFIG_PATH as BALANCER_CONFIG
 from .digest import sha256_bytes
 from .facts import (
+    EXPORT_MARKER,
+    GpuExportState,
     ComposeContainers,
     ComposeProject,
     DebPackageVersions,
@@ -34,7 +36,7 @@ from .facts import (
 )
 from .models import MANIFEST, transfer_tree
 from .probe import wait_until_healthy
-from .render import render_balancer
+from .render import EXPORTS_DIR, render_balancer
 from .transfer import SshRsyncCommand, can_rsync, local_rsync_version, ssh_ciphers
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
@@ -474,6 +476,42 @@ def _files_uploaded(model, send, stale, staging):
 
 
 @operation()
+def gpu_export_copied(export, image):
+    """
+    Make the writable copy of a ``-pytorch`` ASR revision the GPU server exports into.
+
+    + export: the host's `funasr_fleet.render.GpuExport`
+    + image: the image reference the copy is for (its ID is written into the copy's marker)
+
+    The copy is made once per key (model revision, ``--bladedisc``, image) and kept, so
+    the export the server's first start writes into it (minutes, on a GPU) is reused
+    across restarts and rollbacks; the seeded revision itself stays read-only and
+    untouched. A copy whose marker names another image ID than the one the reference
+    has now (a re-tagged image) is made again. Copied under a temporary name with
+    ``cp --reflink=auto`` and renamed, so an interrupted run leaves no half copy in use.
+
+    **Example:**
+
+    .. code:: python
+
+        gpu_export_copied(export=gpu_export(settings), image=settings.image)
+    """
+    state = host.get_fact(GpuExportState, path=export.directory, weights=export.weights)
+    if state["image_id"] and state["image_id"] == host.get_fact(DockerImageId, image=image):
+        host.noop(f"GPU export copy {export.key} is up to date"
+                  + ("" if state["exported"] else " (the server exports into it at its start)"))
+        return
+    target, temporary = QuoteString(export.directory), QuoteString(f"{export.directory}.tmp")
+    yield StringCommand(
+        "rm", "-rf", temporary, "&&", "mkdir", "-p", QuoteString(export.directory.rsplit("/", 1)[0]),
+        "&&", "cp", "-a", "--reflink=auto", QuoteString(export.source), temporary,
+        "&&", "rm", "-f", QuoteString(f"{export.directory}.tmp/{MANIFEST}"),
+        "&&", "docker", "image", "inspect", "--format", "'{{.Id}}'", QuoteString(image),
+        ">", QuoteString(f"{export.directory}.tmp/{EXPORT_MARKER}"),
+        "&&", "rm", "-rf", target, "&&", "mv", temporary, target)
+
+
+@operation()
 def compose_up(project_dir, project, config_sha256, image, services=("funasr",)):
     """
     Bring a compose project up when its containers are not running this configuration.
@@ -673,6 +711,9 @@ def release_healthy(gate, release, directory, project):
         yield _json_written(f"{directory}/release.json", {"current": entry, "previous": current or None})
         if "models" in release and (not current or "models" in current):
             yield _models_pruned(f"{directory}/models", {*release["models"], *current.get("models", ())})
+        if "exports" in release:
+            yield _models_pruned(f"{directory}/{EXPORTS_DIR}",
+                                 {*release["exports"], *current.get("exports", ())}, EXPORT_MARKER)
     elif failures and runs_release and current:
         yield FunctionCommand(_rolled_back, (gate, release, current, failures, directory, project), {})
     elif failures:
@@ -757,10 +798,11 @@ def _brought_back(host, backup_dir, directory, project, before=()):
     return done, " ".join(output.stderr_lines)[-300:]
 
 
-def _models_pruned(models_dir, keep):
-    """Command removing the model directories (``<owner>/<name@revision>`` with a manifest)
-    of ``models_dir`` that are not in ``keep``: those no release on the host uses."""
-    script = (f'cd "$1" || exit 0; shift; for m in */*/{MANIFEST}; do [ -f "$m" ] || continue; '
+def _models_pruned(models_dir, keep, marker=MANIFEST):
+    """Command removing the directories ``<owner>/<name@...>`` of ``models_dir`` that hold
+    ``marker`` (model revisions: their manifest; GPU export copies: their marker) and are
+    not in ``keep``: those no release on the host uses."""
+    script = (f'cd "$1" || exit 0; shift; for m in */*/{marker}; do [ -f "$m" ] || continue; '
               'd=${m%/*}; keep=; for k in "$@"; do [ "$d" = "$k" ] && keep=1; done; '
               '[ -n "$keep" ] || rm -rf -- "$d"; done')
     return StringCommand("sh", "-c", QuoteString(script), "prune", QuoteString(models_dir),

@@ -6,8 +6,11 @@ loaded (the handshake then hangs) and Docker's published port accepts TCP even w
 nothing listens inside the container. So the probe does what a client does: TCP,
 WebSocket handshake (ws or wss), the FunASR first message, real speech PCM (a sample
 the project makes with espeak-ng, funasr_fleet/data/), end of input, and it waits,
-bounded, for the final result. The 2pass server sends nothing at all for audio in
-which it recognised nothing, so every wait has a deadline.
+bounded, for the final result. A final reply that carries no text (the 2pass server's
+``{"text": "", "is_final": true}`` without a mode, websocket-server-2pass.cpp
+do_decoder at FunASR 1819303f5; the offline server's empty ``offline`` result) fails
+the probe at once: the server answered and recognised nothing. A server that never
+answers (e.g. the 2pass server without its punctuation model) runs into the deadline.
 
     python -m funasr_fleet probe ws://10.0.0.5:10095 [--json]
 """
@@ -157,7 +160,9 @@ def probe(url, *, mode="2pass", timeout=15.0, connect_timeout=5.0, tls=TlsPolicy
             result.latency_s = time.monotonic() - ended
         result.text = final.get("text", "")
         if not result.text.strip():
-            raise ProbeFailure("result", "final result has empty text (recognised nothing)")
+            raise ProbeFailure("result", "answered, recognised nothing: the final reply has no "
+                               "text (models that cannot recognise speech, or audio that did "
+                               "not reach the recogniser)")
         result.ok, result.stage = True, "done"
     except ProbeFailure as failure:
         result.stage, result.error = failure.stage, str(failure)
@@ -251,8 +256,16 @@ def _wait_final(websocket, timeout, messages):
                                          "input (server recognised nothing?)") from None
         message = json.loads(raw)
         messages.append(message)
-        if message.get("mode") in FINAL_MODES:
+        if is_final_reply(message):
             return message
+
+
+def is_final_reply(message):
+    """A reply that ends the utterance (or, for the health probe, a finished sentence):
+    ``is_final: true`` (the 2pass server's last reply, with or without a mode), or a
+    ``2pass-offline``/``offline`` result (the offline server's only reply has
+    ``is_final: false``: websocket-server.cpp:102)."""
+    return message.get("is_final") is True or message.get("mode") in FINAL_MODES
 
 
 def main(argv):

@@ -10,12 +10,14 @@ invalid file fails here, naming the template, not on a host.
 import ipaddress
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 import yaml
 
 from .catalog import BIN_DIR
+from .digest import sha256_text
 from .errors import DeployError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -24,6 +26,10 @@ CONTAINER_PORT = 10095
 CONTAINER_MODELS_DIR = "/workspace/models"
 CONTAINER_HOTWORDS = "/workspace/resources/hotwords.txt"
 CONTAINER_SSL_DIR = "/workspace/ssl"
+# The GPU server's writable ASR model copy (see `GpuExport`), and where such copies live
+# below funasr_dir on the host.
+CONTAINER_EXPORT_DIR = "/workspace/models-export"
+EXPORTS_DIR = "exports"
 # The nftables table the firewall owns (nothing else of the host's ruleset is touched).
 FIREWALL_TABLE = "inet funasr_fleet"
 
@@ -49,17 +55,61 @@ def render_template(name, context, templates_dir=TEMPLATES_DIR):
         raise DeployError(f"template {templates_dir / name} failed to render: {error}") from error
 
 
+@dataclass(frozen=True)
+class GpuExport:
+    """The writable per-host copy of a ``-pytorch`` ASR revision the GPU server exports
+    its TorchScript model into (the download tool writes into the model path itself:
+    runtime_sdk_download_tool.py:23-55; no server flag moves it).
+
+    + source: the seeded read-only revision on the host (``<funasr_dir>/models/<dirname>``)
+    + directory: the copy, ``<funasr_dir>/exports/<key>``, mounted read-write
+    + key: ``<owner>/<name>@<revision>+<blade|torchscript>-<image digest>``: made once per
+      model revision, ``--bladedisc`` and image, kept for restarts and rollbacks
+    + weights: the file the first start exports (funasr-wss-server.cpp:299-304)
+    """
+
+    source: str
+    directory: str
+    key: str
+    weights: str
+
+
+def gpu_export(settings):
+    """The host's `GpuExport`, or None when its profile runs no GPU server."""
+    spec = settings.funasr_models.get("asr")
+    if not settings.profile.gpu or spec is None:
+        return None
+    variant = "blade" if settings.funasr_gpu_bladedisc else "torchscript"
+    key = f"{spec.dirname}+{variant}-{sha256_text(settings.image)[:12]}"
+    return GpuExport(source=f"{settings.funasr_dir}/models/{spec.dirname}",
+                     directory=f"{settings.funasr_dir}/{EXPORTS_DIR}/{key}", key=key,
+                     weights="model_blade.torchscript" if settings.funasr_gpu_bladedisc
+                     else "model.torchscript")
+
+
+def _flag(value):
+    return "true" if value else "false"
+
+
 def server_command(settings):
     """The server's command line (a list) for the host's profile, models, threads and TLS.
 
-    Model options get absolute paths under /workspace/models, which exist once the
-    models are seeded, so the server loads them locally and never tries to download.
+    Every model role the server knows is given: a seeded model as its absolute path
+    under /workspace/models (it exists, so the server loads it locally and never tries to
+    download), a role that is off as ``""`` (the servers' defaults are ModelScope ids,
+    e.g. ``--lm-dir damo/speech_ngram_lm_zh-cn-ai-wesp-fst``, funasr-wss-server-2pass.cpp:128,
+    which a server without network or with read-only models cannot fetch: it exits).
+    The GPU server gets ``--gpu`` and its ASR model from the writable export copy.
     """
     profile = settings.profile
-    quantize = "true" if settings.funasr_quantize else "false"
+    quantize = _flag(settings.funasr_quantize)
+    export = gpu_export(settings)
     command = [f"./{profile.binary}", "--download-model-dir", CONTAINER_MODELS_DIR]
-    for role, spec in sorted(settings.funasr_models.items()):
-        command += [profile.model_roles[role], f"{CONTAINER_MODELS_DIR}/{spec.dirname}"]
+    for role, option in profile.model_roles.items():
+        spec = settings.funasr_models.get(role)
+        path = ("" if spec is None else CONTAINER_EXPORT_DIR if export and role == "asr"
+                else f"{CONTAINER_MODELS_DIR}/{spec.dirname}")
+        command += [option, path]
     command += [
         "--quantize", quantize,
         "--vad-quant", quantize,
@@ -72,6 +122,9 @@ def server_command(settings):
         "--hotword", CONTAINER_HOTWORDS,
         "--fst-inc-wts", str(settings.funasr_fst_inc_wts),
     ]
+    if profile.gpu:
+        command += ["--gpu", "--bladedisc", _flag(settings.funasr_gpu_bladedisc),
+                    "--batch-size", str(settings.funasr_gpu_batch_size)]
     if settings.funasr_tls == "off":
         command += ["--certfile", "", "--keyfile", ""]
     else:
@@ -114,6 +167,9 @@ def compose_context(settings, digests):
     ]
     if settings.funasr_tls != "off":
         volumes.append(f"{settings.funasr_dir}/ssl:{CONTAINER_SSL_DIR}:ro")
+    export = gpu_export(settings)
+    if export:
+        volumes.append(f"{export.directory}:{CONTAINER_EXPORT_DIR}:rw")
     labels = {"io.funasr-fleet.version": settings.funasr_version,
               "io.funasr-fleet.profile": settings.funasr_profile}
     labels.update({f"io.funasr-fleet.{name}-sha256": digest
@@ -127,6 +183,7 @@ def compose_context(settings, digests):
                      for instance in settings.instances],
         "image": settings.image,
         "restart_policy": settings.funasr_restart_policy,
+        "init": settings.funasr_container_init,
         "working_dir": BIN_DIR,
         "command": server_command(settings),
         "volumes": volumes,

@@ -310,6 +310,10 @@ KNOBS = {
     "funasr_memory_limit": _size,
     "funasr_cpus": _number(0, 1024),
     "funasr_restart_policy": _choice("always", "unless-stopped", "on-failure"),
+    "funasr_container_init": _boolean,
+    "funasr_gpu_bladedisc": _boolean,
+    "funasr_gpu_batch_size": _integer(1, 1024),
+    "funasr_gpu_export_timeout": _number(1, 7200),
     "funasr_tls": _choice("off", "files", "generated"),
     "funasr_tls_cert": _optional_local_file,
     "funasr_tls_key": _optional_local_file,
@@ -410,6 +414,10 @@ class Settings:
     funasr_memory_limit: str
     funasr_cpus: float
     funasr_restart_policy: str
+    funasr_container_init: bool
+    funasr_gpu_bladedisc: bool
+    funasr_gpu_batch_size: int
+    funasr_gpu_export_timeout: float
     funasr_tls: str
     funasr_tls_cert: str
     funasr_tls_key: str
@@ -641,12 +649,19 @@ def _derive(host, layers, values):
             merged = modelset.merge_layers(_layer_values(layers, "funasr_models"))
             values["funasr_models"] = modelset.check_model_set(profile, merged.get(profile.name, {}))
         except ValueError as error:
+            values.pop("funasr_models", None)
             problem("funasr_models", f"{error}")
     try:
         values["funasr_hotwords"] = hotwords.merge_layers(
             [hotwords.check_layer(layer) for layer in _layer_values(layers, "funasr_hotwords")])
     except ValueError as error:
+        values.pop("funasr_hotwords", None)
         problem("funasr_hotwords", f"{error}")
+    if profile and valid("funasr_models", "funasr_hotwords") and values["funasr_hotwords"] \
+            and modelset.hotword_path(values["funasr_models"]) is None:
+        problem("funasr_hotwords", modelset.hotwords_unusable_message(profile))
+    if profile and valid("funasr_models", "funasr_version", "funasr_image_tag"):
+        problems += _layout_problems(host, layers, profile, values)
     if valid("funasr_tls", "funasr_tls_cert", "funasr_tls_key") and values["funasr_tls"] == "files" \
             and not (values["funasr_tls_cert"] and values["funasr_tls_key"]):
         problem("funasr_tls", "is 'files' but funasr_tls_cert or funasr_tls_key is empty; set both "
@@ -688,6 +703,26 @@ def _derive(host, layers, values):
         problem("funasr_registry_password_env",
                 f"environment variable {env_name} is not set; export it before running pyinfra")
     return problems
+
+
+def _layout_problems(host, layers, profile, values):
+    """The image cannot load a model revision of the other layout (catalog.py): one
+    problem naming the image and each such revision, before any host changes."""
+    tag = values["funasr_image_tag"] or profile.tag(values["funasr_version"])
+    version = next((v for v in profile.versions if profile.tag(v) == tag), None)
+    mismatches = catalog.layout_mismatches(profile, version, values["funasr_models"])
+    if not mismatches:
+        return []
+    image_layout = profile.versions[version]
+    loaders = [v for v, layout in profile.versions.items() if layout != image_layout]
+    revisions = "; ".join(f"funasr_models[{profile.name!r}][{role!r}] = {spec.id}@{spec.revision} "
+                          f"({layout} layout)" for role, spec, layout in mismatches)
+    key = "funasr_image_tag" if values["funasr_image_tag"] else "funasr_version"
+    source, raw = _winning_value(layers, key)
+    return [Problem(host.name, key, raw, source,
+                    f"image {tag} loads models of the {image_layout} layout only, but {revisions}; "
+                    f"use an image that loads them ({', '.join(profile.tag(v) for v in loaders)}) "
+                    f"or pin revisions of the {image_layout} layout")]
 
 
 def _layer_values(layers, key):

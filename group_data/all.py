@@ -50,7 +50,7 @@ funasr_instance_per_gpu = False
 # ---------------------------------------------------------------- FunASR image
 # Service profile: "2pass" (realtime + final pass, online CPU image), "offline"
 # (file transcription CPU image) or "offline-gpu" (file transcription GPU image, the
-# only GPU server FunASR publishes). Only the offline profiles accept a language model.
+# only GPU server FunASR publishes). Every profile accepts a language model (--lm-dir).
 funasr_profile = "2pass"
 # Image version within the profile's tag family (2pass: 0.1.x, offline: 0.4.x, offline-gpu: 0.2.x).
 # Staged upgrade: pyinfra inventory/prod.py deploy.py --data funasr_version=0.1.13
@@ -107,6 +107,19 @@ funasr_memory_limit = "6g"
 funasr_cpus = 0
 # Restart policy of the container.
 funasr_restart_policy = "unless-stopped"
+# Run an init as the container's PID 1 (compose `init: true`). The FunASR servers install
+# no SIGTERM handler, and as PID 1 the kernel drops SIGTERM: without an init every stop
+# and restart waits the whole 20 s grace period before docker kills the server.
+funasr_container_init = True
+# GPU server (offline-gpu) only: --bladedisc (True: the BladeDISC-optimised TorchScript
+# model_blade.torchscript, FunASR's default; False: plain model.torchscript) and
+# --batch-size (FunASR's default 4). The first start with a new image, model revision or
+# --bladedisc exports the TorchScript model from the -pytorch repo into a writable copy of
+# that revision on the host (made once, kept for restarts and rollbacks); that first
+# start's health gate waits up to funasr_gpu_export_timeout seconds more.
+funasr_gpu_bladedisc = True
+funasr_gpu_batch_size = 4
+funasr_gpu_export_timeout = 1800
 # TLS: "generated" (the default: wss with a certificate per host from a fleet CA the
 # control node keeps; the probe verifies it against that CA and the host name), "files"
 # (wss with your certificate and key; the probe pins the certificate) or "off" (plain ws,
@@ -126,34 +139,47 @@ funasr_tls_sans = []
 
 # ---------------------------------------------------------------- Models
 # Model per role and profile: ModelScope id and a pinned revision. Merged across layers
-# role by role; a role set to None is removed (e.g. {"2pass": {"itn": None}}).
+# role by role; a role set to None is removed (e.g. {"2pass": {"lm": None, "itn": None}}).
+# Every role the server knows is rendered: a removed one as "" (off), because the
+# servers' own defaults are ModelScope ids they would try to download at start. The 2pass
+# server needs vad, asr, online_asr and punc; itn and lm may be off. The language model
+# (lm) is what makes server hotwords work (FunASR's run_server*.sh load it too); for the
+# offline CPU profile the contextual ASR model is the other way:
+#   {"offline": {"asr": {"id": "iic/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+#                        "revision": "v2.0.5"}}}
+# Revisions v2.0.4 and later have FunASR 1.0's file names (images from online-cpu 0.1.10,
+# cpu 0.4.5); a pair an image cannot load is refused before any host changes.
 funasr_models = {
     "2pass": {
-        "asr": {"id": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx",
-                "revision": "v2.0.4"},
-        "online_asr": {"id": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online-onnx",
-                       "revision": "v2.0.4"},
         "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
+        "asr": {"id": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+                "revision": "v2.0.5"},
+        "online_asr": {"id": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online-onnx",
+                       "revision": "v2.0.5"},
         "punc": {"id": "iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727-onnx",
-                 "revision": "v2.0.4"},
+                 "revision": "v2.0.5"},
         "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
+        "lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"},
     },
     "offline": {
+        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.6"},
         "asr": {"id": "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
-                "revision": "v2.0.4"},
-        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
+                "revision": "v2.0.5"},
         "punc": {"id": "iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx",
-                 "revision": "v2.0.4"},
+                 "revision": "v2.0.5"},
         "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
+        "lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"},
     },
-    # FunASR's GPU guide: a PyTorch ASR model (the GPU server exports it to TorchScript).
+    # FunASR's GPU guide: a PyTorch ASR model; the GPU server exports it to TorchScript at
+    # its first start (into a writable per-host copy of the revision, see funasr_gpu_bladedisc).
     "offline-gpu": {
+        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.6"},
         "asr": {"id": "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
-                "revision": "v2.0.4"},
-        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
+                "revision": "v2.0.5"},
         "punc": {"id": "iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx",
-                 "revision": "v2.0.4"},
+                 "revision": "v2.0.5"},
         "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
+        "lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"},
     },
 }
 # Control-node model cache: <id>/<revision>/ with the files and a manifest. Each model
@@ -171,6 +197,8 @@ funasr_models_ssh_ciphers = "auto"
 # ---------------------------------------------------------------- Hotwords
 # Phrase -> weight (integer 1-100). Merged across layers phrase by phrase; None removes
 # a phrase a lower layer added. A change restarts only the servers whose file changed.
+# They act only with an LM (the default model sets have one) or a contextual ASR model:
+# a host whose model set has neither is refused while hotwords are set.
 funasr_hotwords = {}
 
 # ---------------------------------------------------------------- Rollout

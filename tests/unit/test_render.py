@@ -1,6 +1,7 @@
 """Rendering: compose, hotwords and daemon.json from settings; invalid output fails on the control node."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -9,6 +10,7 @@ from funasr_fleet.deploys import compose_with_digest, docker_repo_sources, servi
 from funasr_fleet.errors import DeployError
 from funasr_fleet.render import (
     TEMPLATES_DIR,
+    gpu_export,
     render_compose,
     render_daemon_json,
     render_hotwords,
@@ -43,19 +45,69 @@ def test_command_points_every_model_at_a_seeded_local_path_and_plain_ws():
     command = server_command(settings_for(funasr_tls="off"))
     options = dict(zip(command[1::2], command[2::2]))
     assert options["--model-dir"] == ("/workspace/models/iic/"
-                                      "speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx@v2.0.4")
+                                      "speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx@v2.0.5")
     assert options["--online-model-dir"].startswith("/workspace/models/iic/")
+    assert options["--lm-dir"] == "/workspace/models/iic/speech_ngram_lm_zh-cn-ai-wesp-fst@v1.0.2"
     assert options["--hotword"] == "/workspace/resources/hotwords.txt"
     assert options["--certfile"] == "" and options["--keyfile"] == ""
-    assert "--lm-dir" not in options
+    assert "--gpu" not in command
+
+
+# Every role the server knows is on its command line: the servers' defaults are
+# ModelScope ids (funasr-wss-server-2pass.cpp:45-129, funasr-wss-server.cpp:90-120), so a
+# role left out is downloaded at start, which fails offline or into read-only models.
+@pytest.mark.parametrize("profile, version, off, expected", [
+    ("2pass", "0.1.13", {"lm": None, "itn": None},
+     {"--vad-dir", "--model-dir", "--online-model-dir", "--punc-dir", "--itn-dir", "--lm-dir"}),
+    ("offline", "0.4.7", {"lm": None},
+     {"--vad-dir", "--model-dir", "--punc-dir", "--itn-dir", "--lm-dir"}),
+])
+def test_every_role_is_explicit_and_roles_that_are_off_are_empty(profile, version, off, expected):
+    command = server_command(settings_for(funasr_profile=profile, funasr_version=version,
+                                          funasr_models={profile: off}))
+    options = dict(zip(command[1::2], command[2::2]))
+    assert expected <= set(options)
+    for role in off:
+        option = "--lm-dir" if role == "lm" else "--itn-dir"
+        assert options[option] == ""
 
 
 def test_offline_profile_runs_the_offline_server_with_an_lm():
-    lm = {"offline": {"lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"}}}
-    command = server_command(settings_for(funasr_profile="offline", funasr_version="0.4.7",
-                                          funasr_models=lm))
+    command = server_command(settings_for(funasr_profile="offline", funasr_version="0.4.7"))
     assert command[0] == "./funasr-wss-server"
-    assert "--lm-dir" in command and "--online-model-dir" not in command
+    options = dict(zip(command[1::2], command[2::2]))
+    assert options["--lm-dir"].endswith("speech_ngram_lm_zh-cn-ai-wesp-fst@v1.0.2")
+    assert "--online-model-dir" not in command
+
+
+def test_gpu_server_gets_gpu_flags_and_a_writable_export_copy_of_its_asr_model():
+    settings = settings_for(funasr_profile="offline-gpu", funasr_version="0.2.1", funasr_tls="off",
+                            funasr_gpu_bladedisc=False, funasr_gpu_batch_size=8)
+    command = server_command(settings)
+    assert "--gpu" in command
+    options = dict(zip(command[command.index("--gpu") + 1::2], command[command.index("--gpu") + 2::2]))
+    assert options["--bladedisc"] == "false" and options["--batch-size"] == "8"
+    assert command[command.index("--model-dir") + 1] == "/workspace/models-export"
+    export = gpu_export(settings)
+    assert export.weights == "model.torchscript"
+    assert export.source.startswith("/opt/funasr/models/iic/") and export.source.endswith("-pytorch@v2.0.5")
+    assert export.key.startswith("iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404"
+                                 "-pytorch@v2.0.5+torchscript-")
+    service = yaml.safe_load(render_compose(settings, {"hotwords": "0" * 64}))["services"]["funasr"]
+    assert f"{export.directory}:/workspace/models-export:rw" in service["volumes"]
+    assert "/opt/funasr/models:/workspace/models:ro" in service["volumes"]
+    # A new image, or --bladedisc, gets its own copy (and export); the same inputs the same.
+    assert gpu_export(settings_for(funasr_profile="offline-gpu", funasr_version="0.2.0",
+                                   funasr_gpu_bladedisc=False)).key != export.key
+    assert gpu_export(settings_for(funasr_profile="offline-gpu", funasr_version="0.2.1")).key != export.key
+    assert gpu_export(settings_for(funasr_profile="offline-gpu", funasr_version="0.2.1",
+                                   funasr_gpu_bladedisc=False)).key == export.key
+    assert gpu_export(settings_for()) is None
+
+
+def test_container_runs_an_init_unless_switched_off():
+    assert compose_of()["init"] is True
+    assert "init" not in compose_of(funasr_container_init=False)
 
 
 def test_tls_files_mount_ssl_and_pass_cert(tmp_path):
@@ -172,6 +224,23 @@ def test_xiaozhi_asr_section_points_at_the_probed_address():
                                                "is_ssl": True, "api_key": "none", "output_dir": "tmp/"}}}
     plain = asr_config(settings_for(funasr_tls="off"))  # plain ws only when chosen
     assert plain["ASR"]["FunASRServer"]["is_ssl"] is False
+
+
+@pytest.mark.parametrize("host, forced, status", [
+    ("asr-cpu-1.example.internal", False, 0),   # 2pass: ends with is_final true
+    ("asr-gpu-1.example.internal", False, 2),   # offline-gpu: never sends is_final true
+    ("asr-gpu-1.example.internal", True, 0),
+])
+def test_xiaozhi_config_refuses_an_offline_target_unless_forced(host, forced, status, capsys, monkeypatch):
+    from funasr_fleet.xiaozhi import main
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    assert main(["inventory/prod.py", "--host", host, *(["--force"] if forced else [])]) == status
+    captured = capsys.readouterr()
+    if status:
+        assert "never sends is_final: true" in captured.err and "--force" in captured.err
+    else:
+        assert "type: fun_server" in captured.out
 
 
 def firewall_of(**data):

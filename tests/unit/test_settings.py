@@ -31,7 +31,7 @@ def test_defaults_validate_and_derive_the_image():
                               "funasr-runtime-sdk-online-cpu-0.1.13")
     assert settings.instances[0].probe_url == "wss://h1:10095"  # TLS unless chosen otherwise
     assert settings.funasr_tls == "generated"
-    assert set(settings.funasr_models) == {"asr", "online_asr", "vad", "punc", "itn"}
+    assert set(settings.funasr_models) == {"asr", "online_asr", "vad", "punc", "itn", "lm"}
 
 
 def test_every_knob_is_in_all_py_and_in_settings():
@@ -63,11 +63,63 @@ def test_unknown_key_in_group_data_suggests_the_knob():
     assert "unknown key; did you mean 'funasr_port'?" in message
 
 
-def test_lm_model_with_2pass_profile_is_refused():
-    lm = {"2pass": {"lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"}}}
-    message = problems_of(cpu_inventory(host_data={"funasr_models": lm}))
-    assert "funasr_models" in message
-    assert "has no --lm-dir" in message and "set funasr_profile = 'offline'" in message
+def test_2pass_profile_accepts_an_lm_and_may_run_without_lm_and_itn():
+    # funasr-wss-server-2pass.cpp:128 has --lm-dir (since online-cpu 0.1.6).
+    settings = load_settings(cpu_inventory().get_host("h1"))
+    assert settings.funasr_models["lm"].id == "iic/speech_ngram_lm_zh-cn-ai-wesp-fst"
+    off = {"2pass": {"lm": None, "itn": None}}
+    settings = load_settings(cpu_inventory(host_data={"funasr_models": off, "funasr_hotwords": {}})
+                             .get_host("h1"))
+    assert set(settings.funasr_models) == {"asr", "online_asr", "vad", "punc"}
+
+
+@pytest.mark.parametrize("role", ["vad", "punc", "asr", "online_asr"])
+def test_2pass_profile_refuses_to_run_without_vad_punc_or_asr(role):
+    # Without VAD or PUNC the 2pass server starts, then breaks at serving time
+    # (tpass-online-stream.cpp:9, funasrruntime.cpp FunTpassInferBuffer).
+    message = problems_of(cpu_inventory(host_data={"funasr_models": {"2pass": {role: None}}}))
+    assert f"profile '2pass' needs models for {role}" in message
+
+
+@pytest.mark.parametrize("models, path", [
+    ({}, "lm"),
+    ({"2pass": {"lm": None}}, None),
+    ({"offline": {"lm": None, "asr": {
+        "id": "iic/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+        "revision": "v2.0.5"}}}, "embedding"),
+])
+def test_hotword_path_follows_the_model_set(models, path):
+    from funasr_fleet.modelset import hotword_path
+    profile = "offline" if "offline" in models else "2pass"
+    data = {"funasr_models": models, "funasr_profile": profile,
+            "funasr_version": "0.4.7" if profile == "offline" else "0.1.13"}
+    if path is None:
+        data["funasr_hotwords"] = {}
+    assert hotword_path(load_settings(cpu_inventory(host_data=data).get_host("h1")).funasr_models) == path
+
+
+def test_hotwords_on_a_model_set_that_cannot_apply_them_are_refused_with_the_fix():
+    message = problems_of(cpu_inventory(host_data={"funasr_models": {"2pass": {"lm": None}},
+                                                   "funasr_hotwords": {"小智": 30}}))
+    assert "h1: funasr_hotwords = " in message
+    assert "cannot apply them" in message and "funasr_models['2pass']['lm']" in message
+
+
+@pytest.mark.parametrize("version, revision, refused", [
+    ("0.1.9", "v2.0.4", True),    # 0.1.9 reads vad.yaml/vad.mvn: not the 1.0 layout
+    ("0.1.10", "v2.0.4", False),  # 0.1.10 is the first 2pass image with the 1.0 layout
+    ("0.1.13", "v1.2.0", True),   # a pre-1.0 revision on a current image
+    ("0.1.13", "0123456789abcdef", False),  # a commit id: the layout cannot be told
+])
+def test_image_and_model_revision_layouts_must_match(version, revision, refused):
+    vad = {"2pass": {"vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": revision}}}
+    inventory = cpu_inventory(host_data={"funasr_models": vad, "funasr_version": version})
+    if not refused:
+        load_settings(inventory.get_host("h1"))
+        return
+    message = problems_of(inventory)
+    assert f"funasr-runtime-sdk-online-cpu-{version}" in message
+    assert f"iic/speech_fsmn_vad_zh-cn-16k-common-onnx@{revision}" in message
 
 
 def test_lm_model_is_accepted_by_offline_profile():
