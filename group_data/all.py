@@ -162,7 +162,7 @@ funasr_models = {
         "lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"},
     },
     "offline": {
-        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.6"},
+        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
         "asr": {"id": "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
                 "revision": "v2.0.5"},
         "punc": {"id": "iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx",
@@ -173,7 +173,7 @@ funasr_models = {
     # FunASR's GPU guide: a PyTorch ASR model; the GPU server exports it to TorchScript at
     # its first start (into a writable per-host copy of the revision, see funasr_gpu_bladedisc).
     "offline-gpu": {
-        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.6"},
+        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
         "asr": {"id": "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
                 "revision": "v2.0.5"},
         "punc": {"id": "iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx",
