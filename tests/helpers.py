@@ -43,6 +43,9 @@ class FakeHost:
     def log(self, message):
         self.logs.append(message)
 
+    def noop(self, message):
+        self.logs.append(f"noop: {message}")
+
 
 def run_operation(op, facts, **kwargs):
     """Run an operation's generator against a FakeHost; returns (commands as text, host)."""

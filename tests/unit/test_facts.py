@@ -152,3 +152,23 @@ def test_model_manifests_reads_whether_the_hosts_cpu_has_aes(tmp_path, monkeypat
     run = subprocess.run(["sh", "-c", ModelManifests().command(str(tmp_path))], capture_output=True, text=True)
     assert ModelManifests().process(run.stdout.splitlines())["cpu_aes"] is aes
     assert transfer.cpu_has_aes.__wrapped__(str(path)) is aes  # the control node's reading agrees
+
+
+def test_gpu_export_state_reads_the_marker_and_the_exported_model(tmp_path):
+    import subprocess
+
+    from funasr_fleet.facts import EXPORT_MARKER, GpuExportState
+
+    def state(path):
+        run = subprocess.run(["sh", "-c", GpuExportState().command(str(path), "model_blade.torchscript")],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return GpuExportState().process(run.stdout.splitlines())
+
+    copy = tmp_path / "iic" / "asr@v2.0.5+blade-0123"
+    assert state(copy) == {"image_id": None, "exported": False}  # no copy yet
+    copy.mkdir(parents=True)
+    (copy / EXPORT_MARKER).write_text("sha256:abc\n")
+    assert state(copy) == {"image_id": "sha256:abc", "exported": False}  # copied, not started
+    (copy / "model_blade.torchscript").write_bytes(b"ts")
+    assert state(copy) == {"image_id": "sha256:abc", "exported": True}

@@ -3,6 +3,8 @@
 import json
 import re
 import shlex
+
+import pytest
 from pathlib import Path
 
 from funasr_fleet import operations, transfer
@@ -267,6 +269,25 @@ def test_model_revisions_no_release_uses_are_pruned_after_a_healthy_release(monk
     assert (models / ".funasr-fleet-staging").is_dir()  # only model directories are touched
 
 
+def test_gpu_export_copies_no_release_uses_are_pruned_after_a_healthy_release(monkeypatch, tmp_path):
+    import subprocess
+
+    from funasr_fleet.facts import EXPORT_MARKER
+
+    monkeypatch.setitem(RELEASE, "exports", ["iic/asr@v2+blade-new"])
+    commands, _ = gate_run(monkeypatch, True, {"current": {**V11, "exports": ["iic/asr@v2+blade-old"]}},
+                           "new")
+    exports = tmp_path / "opt/funasr/exports"
+    for name in ("asr@v2+blade-older", "asr@v2+blade-old", "asr@v2+blade-new"):
+        (exports / "iic" / name).mkdir(parents=True)
+        (exports / "iic" / name / EXPORT_MARKER).write_text("sha256:x")
+    (exports / "iic" / "asr@v2+blade-new.tmp").mkdir()  # an unfinished copy has no marker yet
+    prune = next(command for command in commands if "/opt/funasr/exports" in command)
+    subprocess.run(prune.replace("/opt/funasr/exports", str(exports)), shell=True, check=True)
+    assert sorted(path.name for path in (exports / "iic").iterdir()) == [
+        "asr@v2+blade-new", "asr@v2+blade-new.tmp", "asr@v2+blade-old"]
+
+
 def test_a_recorded_healthy_release_costs_one_fact_and_no_command(monkeypatch):
     commands, host = gate_run(monkeypatch, True, {"current": dict(RELEASE)}, "new")
     assert commands == [] and [name for name, _ in host.fact_calls] == ["ReleaseRecord"]
@@ -338,3 +359,35 @@ def test_managed_paths_takes_hidden_contents_and_never_shows_them():
     commands, _ = run_operation(operations.managed_paths, {"PathStates": {}}, files=files)
     assert commands[0].startswith("FileUploadCommand(") and commands[1].startswith("chmod 600 ")
     assert "c2VjcmV0LWtleQ" not in "".join(commands) and "c2VjcmV0LWtleQ" not in repr(files)
+
+
+def gpu_export():
+    from funasr_fleet.render import GpuExport
+
+    return GpuExport(source="/opt/funasr/models/iic/asr-pytorch@v2.0.5",
+                     directory="/opt/funasr/exports/iic/asr-pytorch@v2.0.5+blade-0123abcd4567",
+                     key="iic/asr-pytorch@v2.0.5+blade-0123abcd4567", weights="model_blade.torchscript")
+
+
+def test_gpu_export_copy_is_kept_while_it_was_made_for_the_image_the_reference_has():
+    commands, host = run_operation(
+        operations.gpu_export_copied,
+        {"GpuExportState": {"image_id": "sha256:abc", "exported": True}, "DockerImageId": "sha256:abc"},
+        export=gpu_export(), image="lab/standin:gpu")
+    assert commands == [] and "is up to date" in host.logs[0]
+
+
+@pytest.mark.parametrize("state, image_id", [
+    ({"image_id": None, "exported": False}, "sha256:abc"),         # no copy yet
+    ({"image_id": "sha256:old", "exported": True}, "sha256:abc"),  # the tag now names another image
+])
+def test_gpu_export_copy_is_made_under_a_temporary_name_and_renamed(state, image_id):
+    commands, _ = run_operation(operations.gpu_export_copied,
+                                {"GpuExportState": state, "DockerImageId": image_id},
+                                export=gpu_export(), image="lab/standin:gpu")
+    assert len(commands) == 1
+    command = commands[0]
+    target = "/opt/funasr/exports/iic/asr-pytorch@v2.0.5+blade-0123abcd4567"
+    assert command.index(f"cp -a --reflink=auto /opt/funasr/models/iic/asr-pytorch@v2.0.5 {target}.tmp") \
+        < command.index("docker image inspect") < command.index(f"mv {target}.tmp {target}")
+    assert f"> {target}.tmp/.funasr-fleet-export" in command
