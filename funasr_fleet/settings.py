@@ -12,6 +12,7 @@ run before any host is touched.
 import difflib
 import ipaddress
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,23 +78,75 @@ def _text(pattern=r".*", hint="a string"):
     return check
 
 
+# Directories a deploy must never take as its own: writing compose.yaml, models/ or
+# Docker's data there (or below, for the first group) would damage the host.
+_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+                 "/run", "/sbin", "/sys", "/tmp", "/usr", "/var/tmp", "/var/run", "/var/lock")
+_SYSTEM_DIRS = ("/", "/home", "/media", "/mnt", "/opt", "/root", "/srv", "/var", "/var/lib",
+                "/var/log", "/var/cache", "/var/lib/docker")
+
+
+def _checked_path(path, example, trees=_SYSTEM_TREES):
+    """``path`` if it is absolute, normalised, free of whitespace and neither a system
+    directory nor inside one of ``trees``; ValueError with the fix otherwise."""
+    if not path.startswith("/") or posixpath.normpath(path) != path or path.startswith("//"):
+        raise ValueError(f"must be an absolute, normalised path (no '..', '.', '//' or trailing "
+                         f"'/'), e.g. {example}")
+    if re.search(r"\s", path):
+        raise ValueError(f"must not contain whitespace (compose and shell commands split on it), e.g. "
+                         f"{example}")
+    if path in _SYSTEM_DIRS + _SYSTEM_TREES or any(path.startswith(tree + "/") for tree in trees):
+        raise ValueError(f"{path} is a system directory; use a directory of its own, e.g. {example}")
+    return path
+
+
 def _absolute_path(value):
-    if not isinstance(value, str) or not value.startswith("/") or ".." in value.split("/"):
-        raise ValueError("must be an absolute path without '..', e.g. /opt/funasr")
-    return value.rstrip("/") or "/"
+    """A directory on the hosts (``funasr_dir``)."""
+    if not isinstance(value, str):
+        raise ValueError("must be an absolute path, e.g. /opt/funasr")
+    return _checked_path(value, "/opt/funasr")
+
+
+def _data_root(value):
+    """'' (Docker's default) or a directory on the hosts for Docker's data-root."""
+    if value == "":
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("must be '' or an absolute path, e.g. /data/docker")
+    return _checked_path(value, "/data/docker")
+
+
+def _control_node_path(value):
+    """A path on the control node, ``~`` expanded, relative paths from the current dir."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a path on the control node, e.g. ~/.cache/funasr-fleet")
+    return str(Path(os.path.expanduser(value)).resolve())
 
 
 def _local_path(value):
-    """A path on the control node; ``~`` expanded, relative paths from the current dir."""
-    if not isinstance(value, str) or not value:
-        raise ValueError("must be a path on the control node")
-    return str(Path(os.path.expanduser(value)).resolve())
+    """A directory on the control node (caches, the TLS directory)."""
+    path = _control_node_path(value)
+    if re.search(r"\s", value):
+        raise ValueError("must not contain whitespace, e.g. ~/.cache/funasr-fleet")
+    # The control node's own layout is the operator's: only the system directories
+    # themselves are refused (a checkout under /tmp may keep its caches there).
+    return _checked_path(path, "~/.cache/funasr-fleet", trees=())
+
+
+def _url_list(value):
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of http(s) URLs, e.g. ['https://mirror.example.com']")
+    for url in value:
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?", url):
+            raise ValueError(f"entry {url!r} is not an http(s) URL; write it like "
+                             "'https://mirror.example.com'")
+    return tuple(value)
 
 
 def _optional_local_file(value):
     if value in ("", None):
         return ""
-    path = _local_path(value)
+    path = _control_node_path(value)
     if not Path(path).is_file():
         raise ValueError(f"file {path} does not exist on the control node")
     return path
@@ -104,12 +157,6 @@ def _ip_address(value):
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise ValueError("must be an IP address, e.g. 0.0.0.0 or 127.0.0.1") from None
-
-
-def _string_list(value):
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ValueError("must be a list of strings")
-    return tuple(value)
 
 
 def _networks(value):
@@ -182,15 +229,26 @@ def _secret_file(value):
     """'' or a control-node file holding a secret (read once here to check it)."""
     if value in ("", None):
         return ""
-    path = _local_path(value)
+    path = _control_node_path(value)
     read_secret(path)
     return path
 
 
-def _size(value):
-    if not isinstance(value, str) or not re.fullmatch(r"[1-9][0-9]*[kmg]", value):
-        raise ValueError("must be a size like '10m', '512k' or '6g'")
-    return value
+_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def _size(low, high):
+    """A Docker size (``'20m'``, ``'6g'``) from ``low`` to ``high`` (same notation)."""
+    def amount(text):
+        return int(text[:-1]) * _UNITS[text[-1]]
+
+    def check(value):
+        if not isinstance(value, str) or not re.fullmatch(r"[1-9][0-9]*[kmg]", value) \
+                or not amount(low) <= amount(value) <= amount(high):
+            raise ValueError(f"must be a size like '10m', '512k' or '6g', from {low} to {high}")
+        return value
+
+    return check
 
 
 def _version(value):
@@ -274,10 +332,10 @@ KNOBS = {
     "docker_repo_url": _text(r"https?://\S+", "an http(s) URL"),
     "docker_repo_key_fingerprint": _text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"),
     "docker_version": _text(r"[0-9A-Za-z.:~+_-]*", "a Debian package version or ''"),
-    "docker_data_root": _text(r"(/[^\s]*)?", "'' or an absolute path"),
-    "docker_log_max_size": _size,
+    "docker_data_root": _data_root,
+    "docker_log_max_size": _size("100k", "10g"),
     "docker_log_max_file": _integer(1, 100),
-    "docker_registry_mirrors": _string_list,
+    "docker_registry_mirrors": _url_list,
     # NVIDIA (GPU profiles)
     "nvidia_repo_url": _text(r"(https?|file)://\S+", "an http(s) URL (file:// for a local mirror)"),
     "nvidia_repo_key_fingerprint": _text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"),
@@ -307,7 +365,7 @@ KNOBS = {
     "funasr_model_threads": _integer(1, 256),
     "funasr_quantize": _boolean,
     "funasr_fst_inc_wts": _integer(0, 100),
-    "funasr_memory_limit": _size,
+    "funasr_memory_limit": _size("256m", "4096g"),
     "funasr_cpus": _number(0, 1024),
     "funasr_restart_policy": _choice("always", "unless-stopped", "on-failure"),
     "funasr_container_init": _boolean,

@@ -15,8 +15,12 @@ CORPUS = [
     ("funasr_port", -1, "must be an integer from 1 to 65535"),
     ("funasr_port", 70000, "must be an integer from 1 to 65535"),
     ("funasr_bind_address", "0.0.0.0:10095", "must be an IP address, e.g. 0.0.0.0"),
-    ("funasr_dir", "opt/funasr", "must be an absolute path without '..'"),
-    ("funasr_dir", "/opt/../etc", "must be an absolute path without '..'"),
+    ("funasr_dir", "opt/funasr", "must be an absolute, normalised path"),
+    ("funasr_dir", "/opt/../etc", "must be an absolute, normalised path"),
+    ("funasr_dir", "/", "/ is a system directory; use a directory of its own"),
+    ("funasr_dir", "/opt/fun asr", "must not contain whitespace"),
+    ("funasr_dir", "/etc/funasr", "/etc/funasr is a system directory"),
+    ("funasr_dir", "/opt/funasr/", "must be an absolute, normalised path"),
     ("funasr_project", "FunASR", "compose project name (lowercase)"),
     ("funasr_memory_limit", "6GB", "a size like '10m', '512k' or '6g'"),
     ("funasr_cpus", "two", "a number from 0 to 1024"),
@@ -57,8 +61,31 @@ CORPUS = [
     ("docker_repo_key_fingerprint", "9dc858229fc7dd38854ae2d88d81803c0ebfcd88", "40-hex-digit uppercase"),
     ("docker_source", "snap", "one of 'distro', 'docker-repo'"),
     ("docker_log_max_file", 0, "an integer from 1 to 100"),
-    ("docker_registry_mirrors", "https://mirror", "a list of strings"),
-    ("docker_data_root", "var/lib/docker", "'' or an absolute path"),
+    ("docker_registry_mirrors", "https://mirror", "must be a list of http(s) URLs"),
+    ("docker_registry_mirrors", ["not a url"], "entry 'not a url' is not an http(s) URL"),
+    ("docker_data_root", "var/lib/docker", "must be an absolute, normalised path"),
+    ("docker_data_root", "/var/lib", "/var/lib is a system directory"),
+    ("docker_version", "27.3 latest", "a Debian package version or ''"),
+    ("docker_log_max_size", "1k", "from 100k to 10g"),
+    ("nvidia_repo_key_fingerprint", "C95B321B", "40-hex-digit uppercase"),
+    ("nvidia_toolkit_version", "1.17 8", "a Debian package version or ''"),
+    ("nvidia_verify_in_container", "yes", "must be True or False"),
+    ("funasr_allow_unlisted_tag", 1, "must be True or False"),
+    ("funasr_registry_username", "ops team", "a user name or ''"),
+    ("funasr_image_cache_dir", "/", "/ is a system directory"),
+    ("funasr_models_cache_dir", "~/model cache", "must not contain whitespace"),
+    ("funasr_tls_dir", "", "must be a path on the control node"),
+    ("funasr_tls_key", "/nonexistent/server.key", "does not exist on the control node"),
+    ("funasr_decoder_threads", 1000, "an integer from 1 to 256"),
+    ("funasr_model_threads", "many", "an integer from 1 to 256"),
+    ("funasr_fst_inc_wts", 500, "an integer from 0 to 100"),
+    ("funasr_memory_limit", "64m", "from 256m to 4096g"),
+    ("funasr_lb_group", "lb group", "an inventory group name"),
+    ("funasr_lb_port", 0, "an integer from 1 to 65535"),
+    ("funasr_lb_backend_address", "lb host", "a host name or address"),
+    ("funasr_lb_drain_timeout", 0, "a number from 1 to 3600"),
+    ("funasr_probe_address", "two words", "a host name or address"),
+    ("funasr_start_timeout", -5, "a number from 1 to 3600"),
     ("nvidia_repo_url", "nvidia.github.io", "an http(s) URL"),
     ("funasr_gpus", "GPU0", "'all', a GPU count from 1 to 64"),
     ("funasr_instance_per_gpu", True, "set it only for GPU profiles"),
@@ -93,6 +120,12 @@ def test_bad_input_is_refused_naming_host_key_value_and_fix(key, value, fix, oth
     assert f"h1: {key} = {value!r}"[:60] in message
     assert "(from host h1 in the inventory)" in message
     assert fix in message
+
+
+def test_the_corpus_has_a_case_for_every_knob_in_group_data_all_py():
+    from helpers import group_data
+
+    assert sorted(set(group_data("all")) - {case[0] for case in CORPUS}) == []
 
 
 def test_the_corpus_covers_at_least_30_cases_and_every_kind_of_input():
