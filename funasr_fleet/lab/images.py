@@ -27,7 +27,8 @@ STANDIN_REPOSITORY = "funasr-fleet-lab/funasr-standin"
 STANDIN_TAGS = ("funasr-runtime-sdk-online-cpu-0.1.13", "funasr-runtime-sdk-cpu-0.4.7",
                 # older releases, for staged-upgrade tests (the same stand-in under each tag)
                 "funasr-runtime-sdk-online-cpu-0.1.10", "funasr-runtime-sdk-online-cpu-0.1.11")
-# The GPU build's stand-in refuses to start unless GPUs are reserved for its container.
+# The GPU build's stand-in (FUNASR_STANDIN_GPU_BUILD=1): like the real GPU image, `--gpu`
+# works only when GPUs reach its container (the TorchScript export and load need CUDA).
 STANDIN_GPU_TAGS = ("funasr-runtime-sdk-gpu-0.2.1",)
 INPUTS_LABEL = "io.funasr-fleet.lab.inputs"
 BASE_PACKAGES = "python3,python3-websockets,ca-certificates"
@@ -146,6 +147,6 @@ def build_all():
     base_digest = build_base(mirror)
     build(HOST_IMAGE, "host.Dockerfile", {"BASE": BASE_IMAGE, "MIRROR": mirror}, base_digest)
     build_standin(base_digest)
-    build_standin(base_digest, STANDIN_GPU_TAGS, env={"FUNASR_STANDIN_REQUIRE_GPU": "1"},
+    build_standin(base_digest, STANDIN_GPU_TAGS, env={"FUNASR_STANDIN_GPU_BUILD": "1"},
                   nvidia_smi=simulated_gpu.CONTAINER_NVIDIA_SMI)
     return {"host": HOST_IMAGE, "standin": STANDIN_REPOSITORY}

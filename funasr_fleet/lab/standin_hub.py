@@ -129,9 +129,15 @@ def _handler(hub):
         def list_files(self, model_id, query, entry):
             revision = query.get("Revision", "")
             repo = hub.repo(model_id, revision)
-            files = [{"Name": name, "Path": name, "Type": "blob", "Size": item.size,
-                      "Sha256": item.sha256, "Revision": f"standin{abs(hash(revision)) % 10**8}"}
-                     for name, item in repo.items()]
+            # As the hub lists a recursive listing: Name is the base name, Path the full
+            # path, and each sub-directory (example/, fig/) is a "tree" entry.
+            stamp = f"standin{abs(hash(revision)) % 10**8}"
+            trees = sorted({name.rpartition("/")[0] for name in repo if "/" in name})
+            files = [{"Name": tree.rpartition("/")[2], "Path": tree, "Type": "tree", "Size": 0,
+                      "Sha256": "", "Revision": stamp} for tree in trees]
+            files += [{"Name": name.rpartition("/")[2], "Path": name, "Type": "blob", "Size": item.size,
+                       "Sha256": item.sha256, "Revision": stamp}
+                      for name, item in repo.items()]
             self.reply_json(200, {"Code": 200, "Data": {"Files": files}}, entry)
 
         def send_file(self, model_id, query, entry):

@@ -1,8 +1,8 @@
 """
 Stand-in model repositories for the lab's ModelScope stand-in (standin_hub.py).
 
-ModelScope is unreachable here, so the stand-in hub serves generated files with the
-names the FunASR server checks for (model_quant.onnx, the ITN .fst files, ...). The
+ModelScope is unreachable here, so the stand-in hub serves generated files with each
+repository kind's real file names (../shared/docs/model-repos.md section 1). The
 content is deterministic per model id, revision and file name, generated block by
 block, so a hub can serve gigabytes without storing them and two runs agree.
 """
@@ -17,25 +17,46 @@ from .. import catalog, modelset
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BLOCK = 1 << 20
 
-# Files per role, as the FunASR server and its model repos name them.
-ROLE_FILES = {
-    "asr": ("model_quant.onnx", "model.onnx", "config.yaml", "am.mvn", "tokens.json"),
-    "online_asr": ("model_quant.onnx", "model.onnx", "config.yaml", "am.mvn", "tokens.json"),
-    "vad": ("model_quant.onnx", "model.onnx", "config.yaml", "am.mvn"),
-    "punc": ("model_quant.onnx", "model.onnx", "config.yaml", "tokens.json"),
+# Files per repository KIND, as ../shared/docs/model-repos.md section 1 lists them (only
+# names it marks [runtime], [seen] or [sibling]/listed there; "unknown" names such as
+# model.onnx, decoder.onnx, model_eb_quant.onnx are left out).
+_ONNX_ASR = ("model_quant.onnx", "am.mvn", "config.yaml", "tokens.json", "configuration.json",
+             "README.md")
+KINDS = {
+    "vad": ("model_quant.onnx", "am.mvn", "config.yaml", "configuration.json", "README.md"),
+    "asr": _ONNX_ASR,
+    "online_asr": ("model_quant.onnx", "decoder_quant.onnx", "am.mvn", "config.yaml", "tokens.json",
+                   "configuration.json", "README.md"),
+    "contextual_asr": _ONNX_ASR + ("model_eb.onnx", "seg_dict"),
+    "pytorch_asr": ("model.pt", "config.yaml", "am.mvn", "tokens.json", "seg_dict",
+                    "configuration.json", "README.md", "example/asr_example.wav", "fig/struct.png"),
+    "punc": ("model_quant.onnx", "config.yaml", "tokens.json", "configuration.json", "README.md"),
+    "punc_cn_en": ("model_quant.onnx", "config.yaml", "tokens.json", "jieba.c.dict", "jieba.hmm",
+                   "jieba_usr_dict", "configuration.json", "README.md"),
     "itn": ("zh_itn_tagger.fst", "zh_itn_verbalizer.fst"),
-    "lm": ("TLG.fst", "config.yaml"),
+    "lm": ("TLG.fst", "config.yaml", "lexicon.txt"),
 }
+LARGE = (".onnx", ".fst", ".pt")
 
 
-def role_of(model_id):
-    """The role a model id looks like (the stand-in hub serves any id it is asked for)."""
-    name = model_id.lower()
-    for marker, role in (("vad", "vad"), ("punc", "punc"), ("itn", "itn"), ("ngram", "lm"),
-                         ("online", "online_asr")):
-        if marker in name:
-            return role
-    return "asr"
+def kind_of(model_id):
+    """The repository kind a model id looks like (the stand-in hub serves any id)."""
+    name = model_id.lower().rpartition("/")[2]
+    if name.endswith("-pytorch"):
+        return "pytorch_asr"
+    if "contextual" in name:
+        return "contextual_asr"
+    if "ngram" in name or name.endswith("-fst"):
+        return "lm"
+    if "itn" in name:
+        return "itn"
+    if "_asr" in name or "asr_nat" in name:  # ...-vad-punc_asr_nat-... is an ASR model
+        return "online_asr" if "online" in name else "asr"
+    if "punc" in name:  # before "vad": ...punc_ct-transformer_...-vad_realtime-... is PUNC
+        return "punc_cn_en" if "cn-en" in name else "punc"
+    if "vad" in name:
+        return "vad"
+    return "online_asr" if "online" in name else "asr"
 
 
 def default_model_sets(all_data_file=REPO_ROOT / "group_data" / "all.py"):
@@ -90,8 +111,10 @@ SMALL_FILE = 4096
 def standin_repo(model_id, revision, size):
     """``{file name: StandinFile}`` of a stand-in model repository revision.
 
-    + size: bytes of each model file (.onnx, .fst); configuration files get 4 KiB at most
+    + size: bytes of each model file (.onnx, .fst, .pt); other files get 4 KiB at most
+
+    Paths may be nested (``example/asr_example.wav`` in the -pytorch repositories).
     """
     return {name: StandinFile(model_id, revision, name,
-                              size if name.endswith((".onnx", ".fst")) else min(size, SMALL_FILE))
-            for name in ROLE_FILES[role_of(model_id)]}
+                              size if name.endswith(LARGE) else min(size, SMALL_FILE))
+            for name in KINDS[kind_of(model_id)]}

@@ -9,7 +9,7 @@ import pytest
 from funasr_fleet.errors import DeployError
 from funasr_fleet.hub import fetch_model, fetch_models
 from funasr_fleet.lab.standin_hub import StandinHub
-from funasr_fleet.lab.standin_models import ROLE_FILES, StandinFile, standin_repo
+from funasr_fleet.lab.standin_models import KINDS, StandinFile, standin_repo
 from funasr_fleet.models import cache_dir_for, load_cached_model
 from funasr_fleet.modelset import ModelSpec
 
@@ -30,7 +30,7 @@ def downloads(hub):
 
 def test_first_fetch_downloads_each_file_once_and_verifies_it(hub, tmp_path):
     cached = fetch_model(hub.url, VAD, tmp_path / "cache")
-    names = ROLE_FILES["vad"]
+    names = KINDS["vad"]
     assert sorted(r["query"]["FilePath"] for r in downloads(hub)) == sorted(names)
     repo = standin_repo(VAD.id, VAD.revision, 300_000)
     assert {e["path"]: e["sha256"] for e in cached.files} == {n: f.sha256 for n, f in repo.items()}
@@ -68,7 +68,17 @@ def test_interrupted_download_resumes_with_a_range_request(hub, tmp_path):
     kept = int(resumed[1]["range"].removeprefix("bytes=").rstrip("-"))
     assert 0 < kept <= 100_000 and resumed[1]["status"] == 206
     assert resumed[1]["bytes"] == 300_000 - kept
-    assert len([r for r in downloads(hub) if r["query"]["FilePath"] == "model.onnx"]) == 1
+    assert len([r for r in downloads(hub) if r["query"]["FilePath"] == "tokens.json"]) == 1
+
+
+def test_nested_paths_of_a_pytorch_repo_are_fetched_into_subdirectories(hub, tmp_path):
+    spec = ModelSpec("iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
+                     "v2.0.5")
+    cached = fetch_model(hub.url, spec, tmp_path / "cache")
+    paths = {entry["path"] for entry in cached.files}
+    assert paths == set(KINDS["pytorch_asr"])
+    assert (cached.directory / "example" / "asr_example.wav").is_file()
+    assert (cached.directory / "fig" / "struct.png").is_file()
 
 
 def test_unknown_listing_and_missing_sha256_are_clear_errors(hub, tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from funasr_fleet.lab import aptconf, hosts, state
-from funasr_fleet.lab.standin_models import ROLE_FILES, default_model_sets, role_of, standin_repo
+from funasr_fleet.lab.standin_models import KINDS, default_model_sets, kind_of, standin_repo
 
 DEB822 = """Types: deb
 # a comment
@@ -64,15 +64,35 @@ def test_run_flags_never_privileged_and_publish_on_loopback_only():
     assert "funasr-lab-2-docker:/var/lib/docker" in flags
 
 
-def test_standin_repos_have_the_files_of_their_role_and_stable_content():
-    assert role_of("iic/speech_fsmn_vad_zh-cn-16k-common-onnx") == "vad"
-    assert role_of("thuduj12/fst_itn_zh") == "itn"
-    assert role_of("iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online-onnx") == "online_asr"
-    assert {role for role, _ in default_model_sets()} == set(ROLE_FILES) - {"lm"}
+@pytest.mark.parametrize("model_id, kind", [
+    ("iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "vad"),
+    ("thuduj12/fst_itn_zh", "itn"),
+    ("iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online-onnx", "online_asr"),
+    ("iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx", "asr"),
+    ("iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx", "asr"),
+    ("iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch", "pytorch_asr"),
+    ("damo/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404-onnx", "contextual_asr"),
+    ("iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727-onnx", "punc"),
+    ("iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx", "punc_cn_en"),
+    ("damo/speech_ngram_lm_zh-cn-ai-wesp-fst", "lm"),
+])
+def test_standin_repo_kind_from_the_model_id(model_id, kind):
+    assert kind_of(model_id) == kind
+
+
+def test_standin_repos_have_the_real_file_names_of_their_kind_and_stable_content():
+    assert {role for role, _ in default_model_sets()} <= {"vad", "asr", "online_asr", "punc", "itn", "lm"}
+    assert {kind_of(spec.id) for _, spec in default_model_sets()} <= set(KINDS)
+    assert set(KINDS["lm"]) == {"TLG.fst", "config.yaml", "lexicon.txt"}
+    assert "decoder_quant.onnx" in KINDS["online_asr"] and "model.onnx" not in KINDS["online_asr"]
+    assert {"model_eb.onnx", "seg_dict"} <= set(KINDS["contextual_asr"])
+    pytorch = standin_repo("iic/x_asr_nat-pytorch", "v2.0.5", 3_000_000)
+    assert not any(name.endswith(".onnx") for name in pytorch)
+    assert pytorch["model.pt"].size == 3_000_000 and pytorch["example/asr_example.wav"].size == 4096
     repo = standin_repo("iic/punc_ct-transformer_x", "v1", 3_000_000)
-    assert set(repo) == set(ROLE_FILES["punc"])
+    assert set(repo) == set(KINDS["punc"])
     assert repo["model_quant.onnx"].size == 3_000_000 and repo["config.yaml"].size == 4096
     again = standin_repo("iic/punc_ct-transformer_x", "v1", 3_000_000)["model_quant.onnx"]
     assert again.read(1_048_000, 1000) == repo["model_quant.onnx"].read(1_048_000, 1000)
-    assert standin_repo("iic/punc_ct-transformer_x", "v2", 10)["model.onnx"].sha256 != \
-        standin_repo("iic/punc_ct-transformer_x", "v1", 10)["model.onnx"].sha256
+    assert standin_repo("iic/punc_ct-transformer_x", "v2", 10)["model_quant.onnx"].sha256 != \
+        standin_repo("iic/punc_ct-transformer_x", "v1", 10)["model_quant.onnx"].sha256

@@ -16,8 +16,16 @@ import pytest
 from funasr_fleet.probe import TlsPolicy, certificate_sha256, probe, wait_until_healthy
 
 STANDIN = Path(__file__).resolve().parents[2] / "funasr_fleet" / "lab" / "standin" / "funasr_standin.py"
-MODEL_FILES = {"asr": "model_quant.onnx", "online": "model_quant.onnx", "vad": "model_quant.onnx",
-               "punc": "model_quant.onnx"}
+# A complete model set as the new stand-in checks it (the real servers' file names,
+# com-define.h): every role, the LM included (--lm-dir defaults to a download).
+MODEL_FILES = {
+    "asr": ("model_quant.onnx", "config.yaml", "am.mvn", "tokens.json"),
+    "online": ("model_quant.onnx", "decoder_quant.onnx", "config.yaml", "am.mvn", "tokens.json"),
+    "vad": ("model_quant.onnx", "am.mvn", "config.yaml"),
+    "punc": ("model_quant.onnx", "config.yaml", "tokens.json"),
+    "itn": ("zh_itn_tagger.fst", "zh_itn_verbalizer.fst"),
+    "lm": ("TLG.fst", "config.yaml", "lexicon.txt"),
+}
 
 
 def free_port():
@@ -28,12 +36,10 @@ def free_port():
 
 @pytest.fixture
 def models(tmp_path):
-    for name, filename in MODEL_FILES.items():
+    for name, filenames in MODEL_FILES.items():
         (tmp_path / name).mkdir()
-        (tmp_path / name / filename).write_bytes(b"stand-in")
-    (tmp_path / "itn").mkdir()
-    for filename in ("zh_itn_tagger.fst", "zh_itn_verbalizer.fst"):
-        (tmp_path / "itn" / filename).write_bytes(b"stand-in")
+        for filename in filenames:
+            (tmp_path / name / filename).write_bytes(b"stand-in")
     (tmp_path / "hotwords.txt").write_text("阿里巴巴 20\n小智 同学 30\n", encoding="utf-8")
     return tmp_path
 
@@ -52,7 +58,8 @@ def start(models, kind="2pass", load="0.2", extra=(), model_args=None, scheme="w
     port = free_port()
     if model_args is None:
         model_args = ["--model-dir", models / "asr", "--vad-dir", models / "vad",
-                      "--punc-dir", models / "punc", "--itn-dir", models / "itn"]
+                      "--punc-dir", models / "punc", "--itn-dir", models / "itn",
+                      "--lm-dir", models / "lm"]
         if kind == "2pass":
             model_args += ["--online-model-dir", models / "online"]
     command = [sys.executable, STANDIN, "--port", str(port), "--listen-ip", "127.0.0.1",
@@ -61,7 +68,8 @@ def start(models, kind="2pass", load="0.2", extra=(), model_args=None, scheme="w
         command += ["--certfile", "", "--keyfile", ""]
     process = subprocess.Popen([str(part) for part in command], stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "FUNASR_STANDIN_KIND": kind,
-                                    "FUNASR_STANDIN_LOAD_SECONDS": load, **(env or {})})
+                                    "FUNASR_STANDIN_LOAD_SECONDS": load,
+                                    "FUNASR_STANDIN_EXPORT_SECONDS": "0", **(env or {})})
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -112,7 +120,9 @@ def write_wav(path, samples):
 
 
 @pytest.mark.parametrize("signal", ["silence", "tone"])
-def test_no_speech_gets_no_answer_and_the_probe_fails_in_time(models, servers, tmp_path, signal):
+def test_no_speech_gets_an_empty_final_and_the_probe_fails_in_time(models, servers, tmp_path, signal):
+    # The real 2pass server answers {"text": "", "is_final": true} without a mode
+    # (websocket-server-2pass.cpp@1819303f5:60-98, 201-213); the stand-in replays it.
     import math
 
     samples = ([0] * 32000 if signal == "silence" else
@@ -124,7 +134,7 @@ def test_no_speech_gets_no_answer_and_the_probe_fails_in_time(models, servers, t
     started = time.monotonic()
     result = probe(server.url, timeout=1.0, sample=tmp_path / "x.wav")
     assert not result.ok and result.stage == "result"
-    assert "no final result within 1.0s" in result.error
+    assert result.messages[-1] == {"text": "", "wav_name": "funasr-fleet-probe", "is_final": True}
     assert time.monotonic() - started < 3
 
 
@@ -150,18 +160,20 @@ def test_missing_model_file_stops_the_server_with_255(models, servers):
 
 
 def test_model_id_without_local_files_is_not_downloaded_and_fails(models, servers):
-    server = start(models, model_args=["--download-model-dir", str(models / "dl")], kind="offline")
+    # 2pass: the VAD default is a ModelScope id (the offline server skips an unset --vad-dir)
+    server = start(models, model_args=["--download-model-dir", str(models / "dl")], kind="2pass")
     servers.append(server)
     assert server.process.wait(timeout=5) == 255
     log = server.process.stderr.read()
     assert "Download model: damo/speech_fsmn_vad_zh-cn-16k-common-onnx from modelscope" in log
 
 
-def test_lm_dir_is_not_an_option_of_the_2pass_server(models, servers):
-    server = start(models, extra=["--lm-dir", str(models / "asr")])
+def test_unknown_option_is_a_tclap_parse_error(models, servers):
+    # the 2pass server does take --lm-dir (funasr-wss-server-2pass.cpp:128); --gpu it does not
+    server = start(models, extra=["--gpu"])
     servers.append(server)
     assert server.process.wait(timeout=5) == 1
-    assert "PARSE ERROR: Argument: --lm-dir" in server.process.stderr.read()
+    assert "PARSE ERROR: Argument: --gpu" in server.process.stderr.read()
 
 
 def test_hotwords_are_loaded_once_and_logged(models, servers):
@@ -171,7 +183,8 @@ def test_hotwords_are_loaded_once_and_logged(models, servers):
                                 probe_timeout=5, interval=0.2)
     assert "hotwords: 小智 同学, 阿里巴巴" in result.text
     log = server.log()
-    assert "hotword: 阿里巴巴 20" in log and "hotword: 小智 同学 30" in log
+    assert "util.cpp:1042] 阿里巴巴 : 20" in log and "util.cpp:1042] 小智 同学 : 30" in log
+    assert "Successfully load lm file" in log  # hotwords act through the LM's WFST decoder
 
 
 @pytest.fixture
