@@ -58,7 +58,7 @@ def test_verify_host_state(lab):
         mounts = {mount["Destination"]: mount for mount in container["Mounts"]}
         assert mounts["/workspace/models"]["RW"] is False
         assert container["State"]["Running"] is True
-        assert "hotword: 阿里巴巴 20" in lab.ssh(name, "docker logs funasr-funasr-1 2>&1")
+        assert "阿里巴巴 : 20" in lab.ssh(name, "docker logs funasr-funasr-1 2>&1")
 
 
 def test_changed_hotwords_restart_only_that_host(lab):
@@ -73,7 +73,7 @@ def test_changed_hotwords_restart_only_that_host(lab):
         assert {n: after[n] for n in lab.hosts if n != target} == \
                {n: before[n] for n in lab.hosts if n != target}
         assert "小智 30" in lab.ssh(target, "cat /opt/funasr/hotwords.txt")
-        assert "hotword: 小智 30" in lab.ssh(target, "docker logs funasr-funasr-1 2>&1")
+        assert "小智 : 30" in lab.ssh(target, "docker logs funasr-funasr-1 2>&1")
     finally:
         lab.set_host_data({})
     assert lab.deploy().returncode == 0

@@ -231,16 +231,20 @@ def test_xiaozhi_asr_section_points_at_the_probed_address():
     ("asr-gpu-1.example.internal", False, 2),   # offline-gpu: never sends is_final true
     ("asr-gpu-1.example.internal", True, 0),
 ])
-def test_xiaozhi_config_refuses_an_offline_target_unless_forced(host, forced, status, capsys, monkeypatch):
-    from funasr_fleet.xiaozhi import main
+def test_xiaozhi_config_refuses_an_offline_target_unless_forced(host, forced, status):
+    import subprocess
+    import sys
 
-    monkeypatch.chdir(Path(__file__).resolve().parents[2])
-    assert main(["inventory/prod.py", "--host", host, *(["--force"] if forced else [])]) == status
-    captured = capsys.readouterr()
+    # A subprocess: the CLI imports pyinfra_cli, which patches the process with gevent.
+    run = subprocess.run([sys.executable, "-m", "funasr_fleet", "xiaozhi-config", "inventory/prod.py",
+                          "--host", host, *(["--force"] if forced else [])],
+                         cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == status, run.stderr
     if status:
-        assert "never sends is_final: true" in captured.err and "--force" in captured.err
+        assert "never sends is_final: true" in run.stderr and "--force" in run.stderr
     else:
-        assert "type: fun_server" in captured.out
+        assert "type: fun_server" in run.stdout
 
 
 def firewall_of(**data):
