@@ -119,23 +119,30 @@ def write_wav(path, samples):
         out.writeframes(array.array("h", samples).tobytes())
 
 
-@pytest.mark.parametrize("signal", ["silence", "tone"])
-def test_no_speech_gets_an_empty_final_and_the_probe_fails_in_time(models, servers, tmp_path, signal):
+@pytest.mark.parametrize("kind, signal", [("2pass", "silence"), ("2pass", "tone"),
+                                          ("offline", "silence"), ("offline", "tone")])
+def test_no_speech_gets_an_empty_final_and_the_probe_fails_on_it_long_before_its_timeout(
+        models, servers, tmp_path, kind, signal):
     # The real 2pass server answers {"text": "", "is_final": true} without a mode
-    # (websocket-server-2pass.cpp@1819303f5:60-98, 201-213); the stand-in replays it.
+    # (websocket-server-2pass.cpp@1819303f5:60-98, 201-213); the offline server its one
+    # {"mode": "offline", "text": "", "is_final": false} (websocket-server.cpp:130-145).
+    # The stand-in replays both; the probe must fail on that reply, not wait out its 20 s.
     import math
 
     samples = ([0] * 32000 if signal == "silence" else
                [int(8000 * math.sin(2 * math.pi * 440 * i / 16000)) for i in range(32000)])
     write_wav(tmp_path / "x.wav", samples)
-    server = start(models, load="0")
+    server = start(models, kind=kind, load="0")
     servers.append(server)
     time.sleep(0.3)
     started = time.monotonic()
-    result = probe(server.url, timeout=1.0, sample=tmp_path / "x.wav")
-    assert not result.ok and result.stage == "result"
-    assert result.messages[-1] == {"text": "", "wav_name": "funasr-fleet-probe", "is_final": True}
+    result = probe(server.url, mode=kind, timeout=20.0, sample=tmp_path / "x.wav")
     assert time.monotonic() - started < 3
+    assert not result.ok and result.stage == "result"
+    assert "answered, recognised nothing" in result.error
+    final = {"text": "", "wav_name": "funasr-fleet-probe", "is_final": True} if kind == "2pass" else \
+        {"text": "", "mode": "offline", "is_final": False}
+    assert final.items() <= result.messages[-1].items(), result.messages
 
 
 def test_handshake_hangs_while_models_load(models, servers):
