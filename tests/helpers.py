@@ -1,6 +1,8 @@
-"""Shared test helpers: inventories built from the repository's group_data."""
+"""Shared test helpers: inventories built from the repository's group_data, fake hosts,
+and what tests of the FunASR stand-in share (model file names, a free local port)."""
 
 import runpy
+import socket
 from pathlib import Path
 
 from pyinfra.api import Inventory
@@ -65,3 +67,23 @@ def _describe(command):
     if isinstance(command, StringCommand):
         return command.get_raw_value()
     return repr(command)
+
+
+# A complete local model set as the FunASR servers check it (com-define.h file names), per
+# model directory of the stand-in tests; "torch" is a -pytorch repository (no ONNX).
+STANDIN_MODEL_FILES = {
+    "asr": ("model_quant.onnx", "config.yaml", "am.mvn", "tokens.json"),
+    "online": ("model_quant.onnx", "decoder_quant.onnx", "config.yaml", "am.mvn", "tokens.json"),
+    "vad": ("model_quant.onnx", "am.mvn", "config.yaml"),
+    "punc": ("model_quant.onnx", "config.yaml", "tokens.json"),
+    "itn": ("zh_itn_tagger.fst", "zh_itn_verbalizer.fst"),
+    "lm": ("TLG.fst", "config.yaml", "lexicon.txt"),
+    "torch": ("model.pt", "config.yaml", "am.mvn", "tokens.json", "seg_dict"),
+}
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nothing listens on (for a stand-in server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -14,24 +14,12 @@ from pathlib import Path
 import pytest
 
 from funasr_fleet.probe import TlsPolicy, certificate_sha256, probe, wait_until_healthy
+from helpers import STANDIN_MODEL_FILES, free_port
 
 STANDIN = Path(__file__).resolve().parents[2] / "funasr_fleet" / "lab" / "standin" / "funasr_standin.py"
-# A complete model set as the new stand-in checks it (the real servers' file names,
-# com-define.h): every role, the LM included (--lm-dir defaults to a download).
-MODEL_FILES = {
-    "asr": ("model_quant.onnx", "config.yaml", "am.mvn", "tokens.json"),
-    "online": ("model_quant.onnx", "decoder_quant.onnx", "config.yaml", "am.mvn", "tokens.json"),
-    "vad": ("model_quant.onnx", "am.mvn", "config.yaml"),
-    "punc": ("model_quant.onnx", "config.yaml", "tokens.json"),
-    "itn": ("zh_itn_tagger.fst", "zh_itn_verbalizer.fst"),
-    "lm": ("TLG.fst", "config.yaml", "lexicon.txt"),
-}
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# A complete model set as the stand-in checks it: every role, the LM included (--lm-dir
+# defaults to a download).
+MODEL_FILES = {name: files for name, files in STANDIN_MODEL_FILES.items() if name != "torch"}
 
 
 @pytest.fixture

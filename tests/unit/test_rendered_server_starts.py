@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from funasr_fleet.lab.standin_models import standin_repo
-from funasr_fleet.render import CONTAINER_EXPORT_DIR, CONTAINER_MODELS_DIR, gpu_export, server_command
+from funasr_fleet.render import CONTAINER_EXPORT_DIR, gpu_export, server_command
 from funasr_fleet.settings import load_settings
 from helpers import make_inventory
 

@@ -20,22 +20,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers import STANDIN_MODEL_FILES, free_port
+
 STANDIN = Path(__file__).resolve().parents[2] / "funasr_fleet" / "lab" / "standin" / "funasr_standin.py"
 _spec = importlib.util.spec_from_file_location("funasr_standin", STANDIN)
 standin = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(standin)
 
 # The real file names per role (com-define.h), what a complete local model set holds.
-FILES = {
-    "asr": ("model_quant.onnx", "config.yaml", "am.mvn", "tokens.json"),
-    "online": ("model_quant.onnx", "decoder_quant.onnx", "config.yaml", "am.mvn", "tokens.json"),
-    "vad": ("model_quant.onnx", "am.mvn", "config.yaml"),
-    "punc": ("model_quant.onnx", "config.yaml", "tokens.json"),
-    "itn": ("zh_itn_tagger.fst", "zh_itn_verbalizer.fst"),
-    "lm": ("TLG.fst", "config.yaml", "lexicon.txt"),
-    # a -pytorch repository (model-repos.md 3.9): no ONNX at all
-    "torch": ("model.pt", "config.yaml", "am.mvn", "tokens.json", "seg_dict"),
-}
+FILES = STANDIN_MODEL_FILES
 OPTION_OF = {"asr": "--model-dir", "online": "--online-model-dir", "vad": "--vad-dir",
              "punc": "--punc-dir", "itn": "--itn-dir", "lm": "--lm-dir"}
 ROLES = {"2pass": ("vad", "asr", "online", "punc", "itn", "lm"),
@@ -371,12 +364,6 @@ def test_no_network_is_ever_touched(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- protocol
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
 def run(tmp_path):

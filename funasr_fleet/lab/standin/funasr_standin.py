@@ -518,7 +518,7 @@ def _onnx_name(quant):
 
 def _download_2pass(st):
     """funasr-wss-server-2pass.cpp:195-502: VAD, offline ASR, online ASR, LM, PUNC, ITN."""
-    f, o, mp = "funasr-wss-server-2pass.cpp", st.options, st.model_path
+    f, mp = "funasr-wss-server-2pass.cpp", st.model_path
     s_vad, s_asr, s_online = mp["vad-dir"], mp["model-dir"], mp["online-model-dir"]
     s_punc, s_itn, s_lm = mp["punc-dir"], mp["itn-dir"], mp["lm-dir"]
     quant = "True"  # python_cmd "--type onnx --quantize True" (funasr-wss-server-2pass.cpp:209-210)
