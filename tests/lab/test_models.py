@@ -52,7 +52,7 @@ def test_each_model_file_was_downloaded_once_for_the_whole_fleet(lab):
     assert fetched.returncode == 0, fetched.stderr
     files = {line.split("@")[0]: int(re.search(r": (\d+) files", line).group(1))
              for line in fetched.stdout.splitlines()}
-    assert len(files) == 7  # 5 of the 2pass set + the GPU set's own ASR and PUNC
+    assert len(files) == 8  # 6 of the 2pass set (the LM included) + the GPU set's own ASR and PUNC
     assert {path.split("/api/v1/models/")[1].rsplit("/repo", 1)[0] for path, _ in counts} == set(files)
     assert len(counts) == sum(files.values())
     assert len(read_log(lab.state["hub"]["log"])) == before  # a warm cache asks the hub nothing
@@ -139,8 +139,9 @@ def test_a_full_disk_on_a_host_fails_that_host_and_keeps_its_models_and_server(l
     kept = f"sha256sum {MANIFEST} /opt/funasr/compose.yaml"
     before = lab.ssh(name, kept)
     used_kib = int(lab.ssh(name, f"rm -rf {models}/.funasr-fleet-staging; du -sk {models} | cut -f1"))
-    # A filesystem just big enough for the models it holds, over the live models dir.
-    lab.ssh(name, f"cp -a {models} /root/models-copy && mount -t tmpfs -o size={used_kib + 64}k "
+    # A filesystem just big enough for the models it holds, over the live models dir (the
+    # new revision's model file alone is 64 KiB: the lab hub's size).
+    lab.ssh(name, f"cp -a {models} /root/models-copy && mount -t tmpfs -o size={used_kib + 16}k "
                   f"funasr-lab-full {models} && cp -a /root/models-copy/. {models}/")
     lab.set_host_data({name: vad_revision("v2.0.7")})
     try:

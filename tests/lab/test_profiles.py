@@ -29,7 +29,8 @@ def server_log(lab, name):
 
 
 def server_args(lab, name):
-    return lab.ssh(name, "docker inspect -f '{{json .Args}}' funasr-funasr-1")
+    """The server's binary and arguments (with init: true, docker-init runs them)."""
+    return lab.ssh(name, "docker inspect -f '{{json .Path}} {{json .Args}}' funasr-funasr-1")
 
 
 def cpu_hosts(lab):

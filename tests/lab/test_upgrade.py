@@ -122,4 +122,4 @@ def test_rollback_puts_every_host_back_on_its_previous_release_in_waves(upgrade_
     assert status.returncode == 0 and all(row["healthy"] for row in rows.values()), status.stdout
     for name in cpu_hosts(lab):
         assert (rows[name]["version"], rows[name]["previous_version"]) == (V2, V3)
-        assert rows[name]["groups"] == ["cpu", "lab"] and len(rows[name]["models"]) == 5
+        assert rows[name]["groups"] == ["cpu", "lab"] and len(rows[name]["models"]) == 6  # LM included
