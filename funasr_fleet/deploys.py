@@ -156,13 +156,12 @@ def install_docker(settings):
         operations.managed_paths(name="Docker's apt repo",
                                  files=[("/etc/apt/sources.list.d/docker.sources",
                                          docker_repo_sources(settings, distro_id, codename), "644")])
-    daemon = operations.managed_paths(
-        name="Docker daemon.json",
-        directories=[("/etc/docker", "755")],
-        files=[("/etc/docker/daemon.json", render_daemon_json(settings), "644")],
-    )
+    # Checked by dockerd before it replaces the live file; Docker restarts when it changed
+    # (live-restore keeps the containers running) and a failed start restores the old one.
+    daemon = operations.docker_daemon_json(name="Docker daemon.json (checked, restarted on change)",
+                                           text=render_daemon_json(settings))
     pinned = {packages[0]: settings.docker_version} if settings.docker_version else {}
-    installed = operations.packages_installed(name="Docker Engine packages",
+    operations.packages_installed(name="Docker Engine packages",
                                               packages=list(packages), versions=pinned)
     toolkit = nvidia_toolkit(settings) if settings.profile.gpu else None
     operations.unit_running(name="Docker enabled and running", unit="docker.service")
@@ -170,14 +169,11 @@ def install_docker(settings):
     def gpu_runtime_changed():
         return bool(toolkit and (toolkit.did_change() or daemon.did_change()))
 
-    # A fresh install starts docker with daemon.json already in place; a new toolkit
-    # must be seen by a running docker (its GPU device driver registers at start).
-    operations.unit_running(
-        name="Restart Docker (daemon.json or NVIDIA toolkit changed)", unit="docker.service",
-        restart=True,
-        _if=lambda: (daemon.did_change() and not installed.did_change())
-        or bool(toolkit and toolkit.did_change()),
-    )
+    # A new toolkit must be seen by a running docker (its GPU device driver registers at
+    # start); a changed daemon.json restarted docker already.
+    if toolkit:
+        operations.unit_running(name="Restart Docker (NVIDIA toolkit changed)", unit="docker.service",
+                                restart=True, _if=toolkit.did_change)
     return gpu_runtime_changed
 
 

@@ -336,6 +336,7 @@ KNOBS = {
     "docker_log_max_size": _size("100k", "10g"),
     "docker_log_max_file": _integer(1, 100),
     "docker_registry_mirrors": _url_list,
+    "docker_live_restore": _boolean,
     # NVIDIA (GPU profiles)
     "nvidia_repo_url": _text(r"(https?|file)://\S+", "an http(s) URL (file:// for a local mirror)"),
     "nvidia_repo_key_fingerprint": _text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"),
@@ -443,6 +444,7 @@ class Settings:
     docker_log_max_size: str
     docker_log_max_file: int
     docker_registry_mirrors: tuple
+    docker_live_restore: bool
     nvidia_repo_url: str
     nvidia_repo_key_fingerprint: str
     nvidia_toolkit_version: str

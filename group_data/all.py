@@ -22,8 +22,14 @@ docker_data_root = ""
 # Log rotation for every container (daemon.json log-opts and the FunASR service).
 docker_log_max_size = "20m"
 docker_log_max_file = 5
-# Registry mirrors for daemon.json, e.g. ["https://mirror.example.com"].
+# Registry mirrors for daemon.json (http(s) URLs), e.g. ["https://mirror.example.com"].
+# A changed daemon.json is checked by dockerd (--validate) on the host before it replaces
+# the live one; if Docker then does not start, the previous file is put back.
 docker_registry_mirrors = []
+# daemon.json "live-restore": containers keep running while dockerd restarts (a changed
+# daemon.json or an engine upgrade restarts it). Set False on swarm nodes, where Docker
+# refuses it.
+docker_live_restore = True
 
 # ---------------------------------------------------------------- NVIDIA (GPU profiles only)
 # Hosts whose profile needs GPUs (funasr_profile = "offline-gpu") must already have a
