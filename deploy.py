@@ -10,9 +10,11 @@ every host, and the servers are changed in waves (canary first), each wave gated
 probe; a failed gate rolls its host back and no further wave starts. Knobs: group_data/all.py.
 """
 
+import sys
+
 from pyinfra import host, inventory, state
 
-from funasr_fleet.balancer import fleet_balancer
+from funasr_fleet.balancer import check_limit, fleet_balancer
 from funasr_fleet.deploys import (announce_plan, funasr_release, funasr_service, gpus_ready,
                                   install_docker, load_balancer, server_certificate,
                                   service_firewall)
@@ -26,6 +28,8 @@ from funasr_fleet.waves import inventory_plan
 # operation executes (operations start only after every host is prepared).
 if host.name == next(candidate.name for candidate in inventory if candidate in state.active_hosts):
     check_inventory(inventory)
+    # A --limit that leaves out the load balancer in front of targeted servers is refused.
+    check_limit(inventory, state.limit_hosts, sys.argv)
 settings = load_settings(host)
 # Waves over the hosts this run targets (--limit/--exclude), canary first.
 plan = inventory_plan(inventory, settings, state.limit_hosts)
