@@ -95,7 +95,8 @@ funasr_port = 10095
 # Firewall: sources allowed to reach the service port(s) (every instance's), as addresses
 # or networks, e.g. ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]. Loopback is always
 # allowed; every other source is dropped (all of IPv6 when only IPv4 entries are listed).
-# List the control node too: the health probe passes through the firewall. nftables table
+# List the control node too: the health probe passes through the firewall (a list
+# that would block this control node's probe is refused before any host changes). nftables table
 # inet funasr_fleet, loaded at boot by funasr-fleet-firewall.service; Docker's own rules
 # are left alone. [] = no firewall managed (and no remote command for it); going back to
 # [] leaves an existing table in place (README: Hardening says how to remove it).
