@@ -8,16 +8,21 @@ Every host's data is validated first (funasr_fleet/settings.py): one bad value o
 one host stops the run before any host is changed. Then models and images are staged on
 every host, and the servers are changed in waves (canary first), each wave gated by a real
 probe; a failed gate rolls its host back and no further wave starts. Knobs: group_data/all.py.
+With --dry, the control node changes nothing either: each host logs what a real run would
+fetch, save and issue there ("dry run: would ...").
 """
+
+import sys
 
 from pyinfra import host, inventory, state
 
-from funasr_fleet.balancer import fleet_balancer
+from funasr_fleet.balancer import check_limit, fleet_balancer
 from funasr_fleet.deploys import (announce_plan, funasr_release, funasr_service, gpus_ready,
-                                  install_docker, load_balancer, server_certificate,
-                                  service_firewall)
+                                  install_docker, load_balancer, planned_inputs,
+                                  server_certificate, service_firewall)
 from funasr_fleet.images import prepare_tarball
 from funasr_fleet.hub import fetch_models
+from funasr_fleet.pyinfra_internals import dry_run
 from funasr_fleet.settings import check_inventory, load_settings
 from funasr_fleet.waves import inventory_plan
 
@@ -26,7 +31,11 @@ from funasr_fleet.waves import inventory_plan
 # operation executes (operations start only after every host is prepared).
 if host.name == next(candidate.name for candidate in inventory if candidate in state.active_hosts):
     check_inventory(inventory)
+    # A --limit that leaves out the load balancer in front of targeted servers is refused.
+    check_limit(inventory, state.limit_hosts, sys.argv)
 settings = load_settings(host)
+# pyinfra --dry: the control-node inputs are planned (read-only), not made.
+dry = dry_run()
 # Waves over the hosts this run targets (--limit/--exclude), canary first.
 plan = inventory_plan(inventory, settings, state.limit_hosts)
 # With a load balancer group (funasr_lb_group), its hosts run nginx in front of the servers.
@@ -40,12 +49,15 @@ if settings.is_balancer:
     load_balancer(settings, balancer)
 else:
     # Control-node inputs, prepared once and checked before any host is touched.
-    delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
-                if settings.funasr_image_delivery == "tarball" else None)
-    cached_models = fetch_models(settings.funasr_models_endpoint,
-                                 list(settings.funasr_models.values()), settings.funasr_models_cache_dir)
+    if dry:
+        delivery, cached_models = planned_inputs(settings)
+    else:
+        delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
+                    if settings.funasr_image_delivery == "tarball" else None)
+        cached_models = fetch_models(settings.funasr_models_endpoint,
+                                     list(settings.funasr_models.values()), settings.funasr_models_cache_dir)
     # TLS: the operator's files, or the host's certificate from the fleet CA (issued once, kept).
-    certificate = server_certificate(settings, balancer)
+    certificate = server_certificate(settings, balancer, dry=dry)
 
     gpu_runtime_changed = install_docker(settings)
     # The service port(s) open only to funasr_allow_from; nothing at all when it is empty.

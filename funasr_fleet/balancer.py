@@ -10,6 +10,7 @@ marked ``down`` (drained) and put back after its health gate passed (deploys.wav
     balancer.active                                  # this host runs it
 """
 
+import shlex
 from dataclasses import dataclass
 
 from .errors import SettingsError
@@ -99,3 +100,33 @@ def fleet_balancer(inventory, settings):
     return Balancer(active=True, profile=settings.funasr_profile, backends=tuple(backends),
                     port=settings.funasr_lb_port, drain_timeout=settings.funasr_lb_drain_timeout,
                     names=names)
+
+
+def check_limit(inventory, limit, command):
+    """Refuse a run whose ``--limit``/``--exclude`` leaves out a load balancer in front of
+    servers the run targets: their restarts could not be drained (the balancer's
+    operations run only on hosts in the run).
+
+    + inventory: the pyinfra inventory
+    + limit: the hosts the run targets (pyinfra's ``state.limit_hosts``; None: all)
+    + command: the run's command line (``sys.argv``), for the corrected command
+
+    Raises `SettingsError` with the command to run instead, before any host changes.
+    """
+    if limit is None:
+        return
+    targeted = {host.name for host in limit}
+    for group in sorted({load_settings(host).funasr_lb_group for host in inventory}):
+        balancers = [host for host in inventory.groups.get(group, ())]
+        missing = [host.name for host in balancers if host.name not in targeted]
+        if not missing:
+            continue
+        profiles = {load_settings(host).funasr_profile for host in balancers}
+        behind = [host.name for host in limit if group not in host.groups
+                  and load_settings(host).funasr_profile in profiles]
+        if behind:
+            fixed = " ".join(["pyinfra", *map(shlex.quote, command[1:]), "--limit", group])
+            raise SettingsError(
+                f"--limit leaves out the load balancer {', '.join(missing)} (group {group!r}) in front "
+                f"of {', '.join(behind)}: their servers would restart without a drain. Run it with "
+                f"the balancer: {fixed}. Nothing was changed on any host.")

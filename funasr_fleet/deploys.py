@@ -6,6 +6,7 @@ Each takes the host's validated `Settings` (and what the control node prepared f
 it) and calls operations; none reads host data itself.
 """
 
+import weakref
 from pathlib import Path
 
 from pyinfra import host
@@ -13,7 +14,9 @@ from pyinfra.api import HiddenValue, deploy
 from pyinfra.facts.server import LinuxDistribution
 
 from . import operations, tls
-from .digest import rendered_with_digest, sha256_file, sha256_text
+from .digest import rendered_with_digest, sha256_bytes, sha256_text
+from .hub import plan_fetch
+from .images import planned_tarball
 from .errors import DeployError, SettingsError
 from .facts import GpuExportState, NvidiaGpus
 from .balancer import PACKAGES as BALANCER_PACKAGES
@@ -156,13 +159,12 @@ def install_docker(settings):
         operations.managed_paths(name="Docker's apt repo",
                                  files=[("/etc/apt/sources.list.d/docker.sources",
                                          docker_repo_sources(settings, distro_id, codename), "644")])
-    daemon = operations.managed_paths(
-        name="Docker daemon.json",
-        directories=[("/etc/docker", "755")],
-        files=[("/etc/docker/daemon.json", render_daemon_json(settings), "644")],
-    )
+    # Checked by dockerd before it replaces the live file; Docker restarts when it changed
+    # (live-restore keeps the containers running) and a failed start restores the old one.
+    daemon = operations.docker_daemon_json(name="Docker daemon.json (checked, restarted on change)",
+                                           text=render_daemon_json(settings))
     pinned = {packages[0]: settings.docker_version} if settings.docker_version else {}
-    installed = operations.packages_installed(name="Docker Engine packages",
+    operations.packages_installed(name="Docker Engine packages",
                                               packages=list(packages), versions=pinned)
     toolkit = nvidia_toolkit(settings) if settings.profile.gpu else None
     operations.unit_running(name="Docker enabled and running", unit="docker.service")
@@ -170,14 +172,11 @@ def install_docker(settings):
     def gpu_runtime_changed():
         return bool(toolkit and (toolkit.did_change() or daemon.did_change()))
 
-    # A fresh install starts docker with daemon.json already in place; a new toolkit
-    # must be seen by a running docker (its GPU device driver registers at start).
-    operations.unit_running(
-        name="Restart Docker (daemon.json or NVIDIA toolkit changed)", unit="docker.service",
-        restart=True,
-        _if=lambda: (daemon.did_change() and not installed.did_change())
-        or bool(toolkit and toolkit.did_change()),
-    )
+    # A new toolkit must be seen by a running docker (its GPU device driver registers at
+    # start); a changed daemon.json restarted docker already.
+    if toolkit:
+        operations.unit_running(name="Restart Docker (NVIDIA toolkit changed)", unit="docker.service",
+                                restart=True, _if=toolkit.did_change)
     return gpu_runtime_changed
 
 
@@ -210,12 +209,14 @@ def service_firewall(settings):
     operations.unit_running(name="Firewall loaded at boot", unit=FIREWALL_UNIT)
 
 
-def server_certificate(settings, balancer=None):
+def server_certificate(settings, balancer=None, dry=False):
     """The host's server certificate and key on the control node, or None for plain ws.
 
     + settings: the host's `Settings`
     + balancer: the fleet's `funasr_fleet.balancer.Balancer` (None: none); its hosts'
       names go into generated certificates too, since clients reach the servers through it
+    + dry: a ``--dry`` run: nothing is created or issued; logs what a real run would
+      issue and returns a `tls.PlannedCertificate` for it (the kept files otherwise)
 
     ``funasr_tls = "files"``: the operator's files. ``"generated"``: the certificate the
     fleet CA issued for the host's names (`Settings.tls_sans`), issued now when the host
@@ -234,17 +235,64 @@ def server_certificate(settings, balancer=None):
         return None
     names = tuple(dict.fromkeys(settings.tls_sans + tuple(
         tls.san_name(name) for name in (balancer.names if balancer else ()))))
+    if dry:
+        planned = tls.plan_host_certificate(settings.funasr_tls_dir, settings.host, names)
+        if isinstance(planned, tls.PlannedCertificate):
+            ca = (f"create the fleet CA in {tls.ca_files(settings.funasr_tls_dir).cert.parent} and "
+                  if planned.new_ca else "")
+            host.log(f"dry run: would {ca}issue a new TLS certificate into "
+                     f"{planned.files.cert.parent} ({planned.reason}): {', '.join(names)}")
+        return planned
     issued = tls.host_certificate(settings.funasr_tls_dir, settings.host, names)
     if issued.reason:
         host.log(f"TLS: new certificate from the fleet CA ({issued.reason}): {', '.join(names)}")
     return issued.files
 
 
+# Hub listings a --dry run has read, per pyinfra run: planning a revision for many hosts
+# lists it once, as a real run fetches it once.
+_DRY_LISTINGS = weakref.WeakKeyDictionary()
+
+
+def planned_inputs(settings):
+    """``--dry``: the image tarball and model set a real run would prepare on the control
+    node for this host, found without changing anything there (no download, no
+    ``docker save``, no directory or lock file); logs what it would fetch and save.
+
+    + settings: the host's (server's) `Settings`
+
+    Returns ``(delivery, cached_models)`` as deploy.py's real calls would, so the host's
+    plan shows the same changes: the models carry the manifest digests the fetch would
+    write (from the hub's listing), the tarball the path it would be saved to.
+    """
+    delivery = None
+    if settings.funasr_image_delivery == "tarball":
+        delivery, would_save = planned_tarball(settings.image, settings.funasr_image_cache_dir)
+        if would_save:
+            host.log(f"dry run: would save image {settings.image} ({delivery.image_id}) with "
+                     f"docker save into {delivery.path}")
+    listings = _DRY_LISTINGS.setdefault(host.state, {})
+    plans = [plan_fetch(settings.funasr_models_endpoint, spec, settings.funasr_models_cache_dir,
+                        listings=listings)
+             for spec in dict.fromkeys(settings.funasr_models.values())]
+    for plan in plans:
+        if plan.cached:
+            continue
+        spec, files = plan.model.spec, plan.files
+        listed = ", ".join(f"{entry['path']} {entry['size']:,}" for entry in files)
+        resumed = (" (the rest of a cut download)"
+                   if plan.download_bytes < sum(entry["size"] for entry in files) else "")
+        host.log(f"dry run: would fetch {spec.id}@{spec.revision} into {plan.model.directory}: "
+                 f"{len(files)} files, {plan.download_bytes:,} bytes{resumed}: {listed}")
+    return delivery, [plan.model for plan in plans]
+
+
 def service_inputs(settings, certificate):
     """The hotwords text a host's service directory gets, and the digests of its inputs.
 
     + settings: the host's `Settings`
-    + certificate: the host's `tls.CertificateFiles` (`server_certificate`), or None
+    + certificate: the host's `tls.CertificateFiles` or, in ``--dry``, `tls.PlannedCertificate`
+      (`server_certificate`), or None
     """
     if (certificate is None) != (settings.funasr_tls == "off"):
         raise DeployError(f"{settings.host}: funasr_tls = {settings.funasr_tls!r} needs "
@@ -252,7 +300,8 @@ def service_inputs(settings, certificate):
     hotwords_text = render_hotwords(settings)
     digests = {"hotwords": sha256_text(hotwords_text)}
     if certificate:
-        digests["tls"] = sha256_text(sha256_file(certificate.cert) + sha256_file(certificate.key))
+        cert, key = certificate.contents()
+        digests["tls"] = sha256_text(sha256_bytes(cert) + sha256_bytes(key))
     return hotwords_text, digests
 
 
@@ -279,8 +328,9 @@ def release_files(settings, cached_models, certificate):
     compose_text, config_sha256 = compose_with_digest(settings, digests)
     files = [(f"{base}/hotwords.txt", hotwords_text, "644")]
     if certificate:
-        files += [(f"{base}/ssl/server.crt", _read(certificate.cert), "644"),
-                  (f"{base}/ssl/server.key", HiddenValue(_read(certificate.key)), "600")]
+        cert, key = certificate.contents()
+        files += [(f"{base}/ssl/server.crt", cert, "644"),
+                  (f"{base}/ssl/server.key", HiddenValue(key), "600")]
     files.append((f"{base}/compose.yaml", compose_text, "644"))
     return files, config_sha256
 
@@ -496,11 +546,6 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
         operations.release_healthy(name=f"{label}: health gate (real utterance)",
                                    gate=gate_for(settings), release=release, directory=base,
                                    project=settings.funasr_project, _if=in_wave)
-
-
-def _read(path):
-    with open(path, "rb") as handle:
-        return handle.read()
 
 
 @deploy("FunASR rollback")

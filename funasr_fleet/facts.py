@@ -84,8 +84,9 @@ class DebPackageVersions(FactBase):
 
 class SystemdUnitState(FactBase):
     """
-    Whether a systemd unit is active and enabled, and whether its unit file changed on
-    disk since systemd loaded it: ``{"active": bool, "enabled": bool, "need_reload": bool}``.
+    Whether a systemd unit is active, failed and enabled, and whether its unit file changed
+    on disk since systemd loaded it: ``{"active": bool, "failed": bool, "enabled": bool,
+    "need_reload": bool}``.
 
     .. code:: python
 
@@ -102,11 +103,11 @@ class SystemdUnitState(FactBase):
 
     def process(self, output):
         lines = [line.strip() for line in output] + ["", "", ""]
-        return {"active": lines[0] == "active", "enabled": lines[1] == "enabled",
-                "need_reload": lines[2] == "yes"}
+        return {"active": lines[0] == "active", "failed": lines[0] == "failed",
+                "enabled": lines[1] == "enabled", "need_reload": lines[2] == "yes"}
 
     def default(self):
-        return {"active": False, "enabled": False, "need_reload": False}
+        return {"active": False, "failed": False, "enabled": False, "need_reload": False}
 
 
 class DockerImageId(FactBase):

@@ -5,7 +5,8 @@ Each model revision is fetched once per fleet, on the control node: list its fil
 (size + sha256), download them in parallel with HTTP Range resume, verify every file,
 write the manifest, then rename the whole revision directory into place. A failure at
 any step leaves no directory that `funasr_fleet.models.load_cached_model` would accept,
-and never touches a revision already cached.
+and never touches a revision already cached. `plan_fetch` says what a fetch would do, from
+the listing alone, without changing anything (pyinfra ``--dry``).
 
     python -m funasr_fleet models fetch inventory/prod.py
 """
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -23,7 +25,7 @@ import requests
 from .digest import sha256_file
 from .cachelock import produce_once
 from .errors import DeployError, SettingsError
-from .models import cache_dir_for, load_cached_model, write_manifest_entries
+from .models import cache_dir_for, load_cached_model, planned_model, write_manifest_entries
 
 DEFAULT_ENDPOINT = "https://www.modelscope.cn"
 BLOCK = 16 * 1024  # small, so an interrupted download keeps nearly all that came
@@ -157,6 +159,73 @@ def _fetch(endpoint, spec, final, session, workers, progress):
 def fetch_models(endpoint, specs, cache_dir, **options):
     """`fetch_model` for each distinct spec; returns the `CachedModel` items in order."""
     return [fetch_model(endpoint, spec, cache_dir, **options) for spec in dict.fromkeys(specs)]
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    """What `fetch_model` would do for one model revision, found without changing anything.
+
+    + model: the `CachedModel`: the cached one, or the one the fetch would make (its
+      manifest digest computed from the hub's listing)
+    + cached: the revision is complete in the cache (a fetch costs nothing)
+    + files: the entries the fetch would download (empty when cached)
+    + download_bytes: the bytes it would download (a cut download resumes, so files
+      already partly in ``<revision>.partial`` count only for what is missing)
+    """
+
+    model: object
+    cached: bool
+    files: tuple = ()
+    download_bytes: int = 0
+
+
+def plan_fetch(endpoint, spec, cache_dir, *, session=None, listings=None):
+    """`FetchPlan` of ``fetch_model(endpoint, spec, cache_dir)``, for ``--dry``: read-only.
+
+    + endpoint, spec, cache_dir: as for `fetch_model`
+    + listings: a dict that keeps the hub's listings, so that planning the same revision
+      for many hosts lists it once
+
+    A revision in the cache is read from it (no request; `DeployError` when it is
+    incomplete, as `fetch_model` raises); otherwise the hub's file listing (sizes and
+    sha256) says what would be downloaded and what the manifest would be. No directory,
+    lock or file is created, and no file is downloaded.
+
+    **Example:**
+
+    .. code:: python
+
+        plan = plan_fetch(None, spec, "~/.cache/funasr-fleet/models")
+        print(len(plan.files), plan.download_bytes)
+    """
+    final = cache_dir_for(cache_dir, spec)
+    if final.exists():
+        return FetchPlan(model=load_cached_model(cache_dir, spec), cached=True)
+    endpoint = endpoint_or_default(endpoint)
+    listings = {} if listings is None else listings
+    key = (endpoint, spec)
+    with _LISTING:
+        if key not in listings:
+            listings[key] = list_files(endpoint, spec, session or requests.Session())
+    entries = listings[key]
+    partial = final.with_name(final.name + ".partial")
+    wanted = [(entry, _missing_bytes(partial, entry)) for entry in entries]
+    return FetchPlan(model=planned_model(cache_dir, spec, entries), cached=False,
+                     files=tuple(entry for entry, missing in wanted if missing),
+                     download_bytes=sum(missing for _, missing in wanted))
+
+
+_LISTING = threading.Lock()  # cooperative under pyinfra's gevent: hosts wait for one listing
+
+
+def _missing_bytes(partial, entry):
+    """Bytes of ``entry`` a fetch into ``partial`` would download (as `download_file` does)."""
+    target = partial / entry["path"]
+    if target.is_file() and target.stat().st_size == entry["size"]:
+        return 0
+    part = target.with_name(target.name + ".part")
+    held = part.stat().st_size if part.is_file() else 0
+    return entry["size"] - (held if held <= entry["size"] else 0)
 
 
 def fleet_model_sets(inventory):

@@ -40,6 +40,11 @@ def local_image_id(image):
     return result.stdout.strip()
 
 
+def tarball_path(cache_dir, image_id):
+    """Where the tarball of image ID ``image_id`` is kept in ``cache_dir``."""
+    return Path(cache_dir) / f"{image_id.split(':')[-1]}.tar.gz"
+
+
 def prepare_tarball(image, cache_dir):
     """Return the `ImageTarball` of ``image``, saving it into ``cache_dir`` if not there yet.
 
@@ -53,9 +58,21 @@ def prepare_tarball(image, cache_dir):
         tarball = prepare_tarball("funasr-fleet-lab/funasr-standin:TAG", "~/.cache/funasr-fleet/images")
     """
     image_id = local_image_id(image)
-    path = Path(cache_dir) / f"{image_id.split(':')[-1]}.tar.gz"
+    path = tarball_path(cache_dir, image_id)
     produce_once(path, lambda: _save(image, path))
     return ImageTarball(image=image, image_id=image_id, path=path)
+
+
+def planned_tarball(image, cache_dir):
+    """The `ImageTarball` `prepare_tarball` would return, and whether it would save it.
+
+    For ``--dry``: returns ``(tarball, would_save)``; reads the image ID (``docker image
+    inspect``, `DeployError` when the image is absent, as `prepare_tarball` raises) and
+    looks for the tarball, without saving anything or creating ``cache_dir``.
+    """
+    image_id = local_image_id(image)
+    path = tarball_path(cache_dir, image_id)
+    return ImageTarball(image=image, image_id=image_id, path=path), not path.exists()
 
 
 def _save(image, path):

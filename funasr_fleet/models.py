@@ -51,15 +51,32 @@ def cache_dir_for(cache, spec):
     return Path(cache) / spec.id / spec.revision
 
 
-def write_manifest_entries(directory, spec, entries):
-    """Write the manifest of ``directory`` from known (already verified) file entries."""
+def manifest_bytes(spec, entries):
+    """The manifest file's bytes for ``spec`` with these file entries (its sha256 is the
+    `CachedModel.manifest_sha256` the compose digests are made of)."""
     manifest = {"id": spec.id, "revision": spec.revision,
                 "files": sorted(entries, key=lambda entry: entry["path"])}
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def write_manifest_entries(directory, spec, entries):
+    """Write the manifest of ``directory`` from known (already verified) file entries."""
     target = Path(directory) / MANIFEST
     temporary = Path(directory) / f"{MANIFEST}.tmp"
-    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    temporary.write_bytes(manifest_bytes(spec, entries))
     temporary.replace(target)
     return target
+
+
+def planned_model(cache, spec, entries):
+    """The `CachedModel` a fetch of ``entries`` (the hub's listing) would put in the cache.
+
+    For ``--dry``: nothing is read or written; its ``manifest_sha256`` and ``files`` equal
+    those of the revision once fetched, so the plan shows the changes a real run makes.
+    """
+    raw = manifest_bytes(spec, entries)
+    return CachedModel(spec=spec, cache=Path(cache), directory=cache_dir_for(cache, spec),
+                       manifest_sha256=sha256_bytes(raw), files=tuple(json.loads(raw)["files"]))
 
 
 def load_cached_model(cache, spec):

@@ -172,15 +172,119 @@ def unit_running(unit, restart=False):
                      _if=daemon.did_change)
     """
     if restart:
-        yield StringCommand("systemctl", "restart", QuoteString(unit))
+        yield StringCommand("systemctl", "reset-failed", QuoteString(unit), "2>/dev/null", ";",
+                            "systemctl", "restart", QuoteString(unit))
         return
     state = host.get_fact(SystemdUnitState, unit=unit)
     if state.get("need_reload"):
         yield StringCommand("systemctl", "daemon-reload")
     if not state["enabled"]:
         yield StringCommand("systemctl", "enable", QuoteString(unit))
+    if state.get("failed"):
+        # A unit that failed too often is refused by systemd ("start request repeated too
+        # quickly", StartLimitBurst) until its failed state is reset: a re-run heals it.
+        yield StringCommand("systemctl", "reset-failed", QuoteString(unit), *(
+            [QuoteString(unit.replace(".service", ".socket")), "2>/dev/null", "||", "systemctl",
+             "reset-failed", QuoteString(unit)] if unit.endswith(".service") else []))
     if not state["active"]:
         yield StringCommand("systemctl", "start", QuoteString(unit))
+
+
+DAEMON_JSON = "/etc/docker/daemon.json"
+# How long a restarted dockerd may take to answer `docker info` before it counts as failed.
+DOCKER_START_SECONDS = 60
+
+
+@operation()
+def docker_daemon_json(text, path=DAEMON_JSON):
+    """
+    Install Docker's daemon.json only after dockerd accepted it, restart Docker, and
+    put the previous file back if Docker does not come back.
+
+    + text: the daemon.json content (`funasr_fleet.render.render_daemon_json`)
+    + path: where dockerd reads it
+
+    A changed file is uploaded beside the live one and checked with ``dockerd --validate
+    --config-file`` where the engine has it (Docker 23.0 and later; an older engine gets
+    only the control node's check of the keys funasr-fleet writes). Refused: the live file
+    stays and the host fails with dockerd's reason. Accepted: the live file is kept as
+    ``daemon.json.funasr-fleet-previous`` and replaced; when Docker runs it is restarted
+    (with ``live-restore`` the containers keep running) and must answer within 60 s.
+    Otherwise the previous file is restored, the unit's failed state reset (systemd
+    refuses a fourth quick start: "start request repeated too quickly"), Docker started
+    again, and the host fails with one line naming what happened. Where Docker is not
+    installed yet, the file is simply put in place for its first start.
+
+    **Example:**
+
+    .. code:: python
+
+        docker_daemon_json(text=render_daemon_json(settings))
+    """
+    state = (host.get_fact(PathStates, paths=[path]).get(path) or {})
+    if state.get("sha256") == sha256_bytes(text.encode("utf-8")):
+        if state.get("mode") != "644":
+            yield StringCommand("chmod", "644", QuoteString(path))
+        return
+    directory = path.rsplit("/", 1)[0]
+    yield StringCommand("mkdir", "-p", "-m", "755", QuoteString(directory))
+    yield FileUploadCommand(BytesIO(text.encode("utf-8")), f"{path}.funasr-fleet-new")
+    yield FunctionCommand(_daemon_json_applied, (path,), {})
+
+
+def _daemon_json_applied(state, host, path):
+    """FunctionCommand body of `docker_daemon_json`: validate, swap, restart, restore."""
+    candidate, previous = f"{path}.funasr-fleet-new", f"{path}.funasr-fleet-previous"
+    checked, output = host.run_shell_command(StringCommand(
+        "if", "command", "-v", "dockerd", ">/dev/null", "&&", "dockerd", "--help", "2>&1", "|",
+        "grep", "-q", "--", "--validate;", "then", "dockerd", "--validate", "--config-file",
+        QuoteString(candidate), ";", "fi"))
+    if not checked:
+        reason = " ".join(output.stderr_lines + output.stdout_lines)[-300:]
+        host.run_shell_command(StringCommand("rm", "-f", QuoteString(candidate)))
+        host.log_styled(f"daemon.json refused by dockerd --validate ({reason}); the current "
+                        "daemon.json stays, Docker was not restarted. Fix the docker_* data.", fg="red")
+        return False
+    swapped, output = host.run_shell_command(StringCommand(
+        "(", "[", "!", "-f", QuoteString(path), "]", "||", "cp", "-p", QuoteString(path),
+        QuoteString(previous), ")", "&&", "chmod", "644", QuoteString(candidate), "&&",
+        "mv", "-f", QuoteString(candidate), QuoteString(path)))
+    if not swapped:
+        host.log_styled(f"could not install {path}: {' '.join(output.stderr_lines)[-300:]}", fg="red")
+        return False
+    running, _ = host.run_shell_command("systemctl is-active --quiet docker.service")
+    if not running:
+        return True  # not installed or not started yet: its first start reads the new file
+    if _docker_restarted(host):
+        return True
+    host.run_shell_command(StringCommand(  # the previous file back, or none as before
+        "if", "[", "-f", QuoteString(previous), "];", "then", "cp", "-p", QuoteString(previous),
+        QuoteString(path), ";", "else", "rm", "-f", QuoteString(path), ";", "fi"))
+    back = _docker_restarted(host)
+    _, journal = host.run_shell_command(
+        "journalctl -u docker.service -n 5 --no-pager -o cat 2>/dev/null || true")
+    reason = " | ".join(line for line in journal.stdout_lines if line.strip())[-400:]
+    host.log_styled(f"Docker did not start with the new daemon.json ({reason}); the previous "
+                    f"daemon.json was restored and Docker {'started again' if back else 'STILL DOES NOT START'}"
+                    ". No further wave starts.", fg="red")
+    return False
+
+
+def _docker_restarted(host):
+    """Reset docker's failed state, restart it, wait until it answers; True when it does."""
+    host.run_shell_command(StringCommand(
+        "systemctl", "reset-failed", "docker.service", "docker.socket", "2>/dev/null", ";",
+        "systemctl", "restart", "docker.service"))
+    deadline = time.monotonic() + DOCKER_START_SECONDS
+    while time.monotonic() < deadline:
+        answered, _ = host.run_shell_command("docker info --format '{{.ServerVersion}}' >/dev/null 2>&1")
+        if answered:
+            return True
+        failed, _ = host.run_shell_command("systemctl is-failed --quiet docker.service")
+        if failed:
+            return False
+        time.sleep(1)
+    return False
 
 
 @operation()

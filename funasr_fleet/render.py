@@ -228,12 +228,17 @@ def render_hotwords(settings, templates_dir=TEMPLATES_DIR):
 
 
 def daemon_config(settings):
-    """The dict daemon.json holds: log rotation, data-root, registry mirrors, nvidia runtime."""
+    """The dict daemon.json holds: log rotation, live-restore, data-root, registry mirrors,
+    the nvidia runtime."""
     config = {
         "log-driver": "json-file",
         "log-opts": {"max-size": settings.docker_log_max_size,
                      "max-file": str(settings.docker_log_max_file)},
     }
+    if settings.docker_live_restore:
+        # Containers keep running while dockerd restarts (a daemon.json change, an engine
+        # upgrade); incompatible with swarm mode, hence the knob.
+        config["live-restore"] = True
     if settings.docker_data_root:
         config["data-root"] = settings.docker_data_root
     if settings.docker_registry_mirrors:

@@ -14,6 +14,7 @@ import ipaddress
 import os
 import posixpath
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -336,6 +337,7 @@ KNOBS = {
     "docker_log_max_size": _size("100k", "10g"),
     "docker_log_max_file": _integer(1, 100),
     "docker_registry_mirrors": _url_list,
+    "docker_live_restore": _boolean,
     # NVIDIA (GPU profiles)
     "nvidia_repo_url": _text(r"(https?|file)://\S+", "an http(s) URL (file:// for a local mirror)"),
     "nvidia_repo_key_fingerprint": _text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"),
@@ -443,6 +445,7 @@ class Settings:
     docker_log_max_size: str
     docker_log_max_file: int
     docker_registry_mirrors: tuple
+    docker_live_restore: bool
     nvidia_repo_url: str
     nvidia_repo_key_fingerprint: str
     nvidia_toolkit_version: str
@@ -720,6 +723,16 @@ def _derive(host, layers, values):
         problem("funasr_hotwords", modelset.hotwords_unusable_message(profile))
     if profile and valid("funasr_models", "funasr_version", "funasr_image_tag"):
         problems += _layout_problems(host, layers, profile, values)
+    if valid("funasr_allow_from", "funasr_probe_address", "funasr_port") and values["funasr_allow_from"]:
+        address = values["funasr_probe_address"] or host.data.get("ssh_hostname") or host.name
+        source = probe_source_address(address, values["funasr_port"])
+        if source and not source.is_loopback and not any(
+                source in ipaddress.ip_network(network) for network in values["funasr_allow_from"]):
+            problem("funasr_allow_from",
+                    f"would block the health probe: this control node reaches {address} from "
+                    f"{source}, which the list does not allow, so every gate would fail; add "
+                    f"'{source}' (or its network) to funasr_allow_from, or probe from an allowed "
+                    "address (funasr_probe_address)")
     if valid("funasr_tls", "funasr_tls_cert", "funasr_tls_key") and values["funasr_tls"] == "files" \
             and not (values["funasr_tls_cert"] and values["funasr_tls_key"]):
         problem("funasr_tls", "is 'files' but funasr_tls_cert or funasr_tls_key is empty; set both "
@@ -761,6 +774,19 @@ def _derive(host, layers, values):
         problem("funasr_registry_password_env",
                 f"environment variable {env_name} is not set; export it before running pyinfra")
     return problems
+
+
+def probe_source_address(address, port):
+    """The address this control node sends from to reach ``address`` (its route's source;
+    a UDP socket's connect sends nothing), or None when that cannot be told (no route, a
+    name that does not resolve)."""
+    try:
+        family, kind, proto, _, target = socket.getaddrinfo(address, port, type=socket.SOCK_DGRAM)[0]
+        with socket.socket(family, kind, proto) as probe_socket:
+            probe_socket.connect(target)
+            return ipaddress.ip_address(probe_socket.getsockname()[0])
+    except (OSError, ValueError):
+        return None
 
 
 def _layout_problems(host, layers, profile, values):

@@ -14,6 +14,7 @@ host's certificate while it is signed by that CA, matches its key, holds exactly
 wanted names and has more than `RENEW_BEFORE` left; otherwise it issues a new key and
 certificate. A converge with unchanged names therefore reuses the same bytes and changes
 nothing on the host; a changed name list re-issues (and restarts that host's server).
+`plan_host_certificate` gives the same decision without writing anything (pyinfra ``--dry``).
 
 Keys are created with mode 0600 (never readable by others, not even for a moment) and
 are never logged or printed: messages name paths and certificate names only.
@@ -58,6 +59,35 @@ class CertificateFiles:
 
     cert: Path
     key: Path
+
+    def contents(self):
+        """``(certificate bytes, key bytes)``, read from the files."""
+        return self.cert.read_bytes(), self.key.read_bytes()
+
+
+@dataclass(frozen=True)
+class PlannedCertificate:
+    """A certificate a real run would issue, planned by ``--dry`` (nothing was written).
+
+    + files: the host's `CertificateFiles` it would replace or create
+    + names: the names it would hold
+    + reason: why it would be issued (as `Issued.reason`)
+    + new_ca: the fleet CA would be created first
+
+    Its `contents` are placeholders, never valid PEM: they differ from what a host holds,
+    as the real new pair would, so the plan shows the host's TLS files and configuration
+    changing. They never reach a host (a ``--dry`` run executes nothing).
+    """
+
+    files: CertificateFiles
+    names: tuple
+    reason: str
+    new_ca: bool = False
+
+    def contents(self):
+        """Placeholder ``(certificate bytes, key bytes)`` (see the class)."""
+        note = f"funasr-fleet --dry: a new {{}} for {', '.join(self.names)} is issued by a real run\n"
+        return note.format("certificate").encode(), note.format("key").encode()
 
 
 @dataclass(frozen=True)
@@ -177,6 +207,48 @@ def host_certificate(tls_dir, host, names, now=None):
     return Issued(files=files, reason=reason)
 
 
+def plan_host_certificate(tls_dir, host, names, now=None):
+    """What `host_certificate` would do, found without writing anything (``--dry``).
+
+    + tls_dir, host, names, now: as for `host_certificate`
+
+    Returns the host's `CertificateFiles` when its certificate would be kept, else a
+    `PlannedCertificate` saying why it would be issued and whether the fleet CA would be
+    created first. Reads the CA certificate and the host's files; creates no directory,
+    key, lock or file. Refuses what `host_certificate` refuses (a TLS directory other
+    users can open, an unreadable CA) with the same `DeployError`.
+
+    **Example:**
+
+    .. code:: python
+
+        plan = plan_host_certificate(tls_dir, "asr-1", ["asr-1", "10.0.0.5"])
+        if isinstance(plan, PlannedCertificate):
+            print(f"would issue: {plan.reason}")
+    """
+    names = tuple(dict.fromkeys(san_name(name) for name in names))
+    if not names:
+        raise ValueError("a certificate needs at least one name")
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    ca, files = ca_files(tls_dir), host_files(tls_dir, host)
+    try:
+        for directory in (Path(tls_dir), files.cert.parent):
+            if directory.exists():
+                _refuse_shared(directory)
+        new_ca = not ca.cert.parent.exists()
+        # A CA made now would be a new one: an existing certificate is checked against a
+        # throwaway CA made in memory, which gives the reason a real run would give.
+        ca_certificate = _new_ca()[0] if new_ca else _load_ca(ca)[0]
+        reason = reissue_reason(files, ca_certificate, names, now)
+    except OSError as error:
+        raise DeployError(f"cannot read TLS files under {tls_dir} on the control node: {error}; "
+                          "make funasr_tls_dir a directory you can read, or point it elsewhere") \
+            from None
+    if reason is None:
+        return files
+    return PlannedCertificate(files=files, names=names, reason=reason, new_ca=new_ca)
+
+
 def reissue_reason(files, ca_certificate, names, now):
     """Why the certificate in ``files`` must be re-issued, or None when it can stay.
 
@@ -248,6 +320,14 @@ def _public_der(public_key):
 def _create_ca(directory):
     """Make a new CA (key + self-signed certificate) and rename it into ``directory``."""
     staging = Path(tempfile.mkdtemp(prefix=".ca-", dir=directory.parent))  # mode 0700
+    certificate, key = _new_ca()
+    _write(staging / "ca.key", _private_pem(key), 0o600)
+    _write(staging / "ca.crt", certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    staging.rename(directory)
+
+
+def _new_ca():
+    """``(certificate, key)`` of a new CA, in memory."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "funasr-fleet"),
                       x509.NameAttribute(NameOID.COMMON_NAME, f"funasr-fleet CA {os.urandom(4).hex()}")])
@@ -265,9 +345,7 @@ def _create_ca(directory):
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write(staging / "ca.key", _private_pem(key), 0o600)
-    _write(staging / "ca.crt", certificate.public_bytes(serialization.Encoding.PEM), 0o644)
-    staging.rename(directory)
+    return certificate, key
 
 
 def _load_ca(files):
@@ -333,6 +411,11 @@ def _write(path, data, mode):
 def _private_directory(path):
     """Make ``path`` with mode 0700 if missing; refuse an existing one other users can open."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _refuse_shared(path)
+
+
+def _refuse_shared(path):
+    """`DeployError` when other users can open the directory ``path``."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise DeployError(f"{path} is open to other users (mode {mode:o}) and would hold private "

@@ -22,8 +22,14 @@ docker_data_root = ""
 # Log rotation for every container (daemon.json log-opts and the FunASR service).
 docker_log_max_size = "20m"
 docker_log_max_file = 5
-# Registry mirrors for daemon.json, e.g. ["https://mirror.example.com"].
+# Registry mirrors for daemon.json (http(s) URLs), e.g. ["https://mirror.example.com"].
+# A changed daemon.json is checked by dockerd (--validate) on the host before it replaces
+# the live one; if Docker then does not start, the previous file is put back.
 docker_registry_mirrors = []
+# daemon.json "live-restore": containers keep running while dockerd restarts (a changed
+# daemon.json or an engine upgrade restarts it). Set False on swarm nodes, where Docker
+# refuses it.
+docker_live_restore = True
 
 # ---------------------------------------------------------------- NVIDIA (GPU profiles only)
 # Hosts whose profile needs GPUs (funasr_profile = "offline-gpu") must already have a
@@ -89,7 +95,8 @@ funasr_port = 10095
 # Firewall: sources allowed to reach the service port(s) (every instance's), as addresses
 # or networks, e.g. ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]. Loopback is always
 # allowed; every other source is dropped (all of IPv6 when only IPv4 entries are listed).
-# List the control node too: the health probe passes through the firewall. nftables table
+# List the control node too: the health probe passes through the firewall (a list
+# that would block this control node's probe is refused before any host changes). nftables table
 # inet funasr_fleet, loaded at boot by funasr-fleet-firewall.service; Docker's own rules
 # are left alone. [] = no firewall managed (and no remote command for it); going back to
 # [] leaves an existing table in place (README: Hardening says how to remove it).

@@ -159,3 +159,13 @@ def test_every_host_is_validated_even_outside_the_limit(lab):
     assert result.returncode != 0
     assert f"{lab.hosts[-1]}: funasr_port = 70000" in result.output
     assert "Beginning operation run" not in result.output
+
+
+def test_a_limit_that_leaves_out_the_load_balancer_is_refused_with_the_command_to_run(lab):
+    """With --limit cpu alone, lab-5's nginx would not drain the servers that restart."""
+    result = lab.deploy("--limit", "cpu")
+    assert result.returncode != 0
+    assert f"--limit leaves out the load balancer {lab.balancers[0]} (group 'lb')" in result.output
+    assert "Run it with the balancer: pyinfra -y inventory/lab.py deploy.py --limit cpu --limit lb" \
+        in result.output
+    assert "Beginning operation run" not in result.output

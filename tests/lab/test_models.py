@@ -123,7 +123,7 @@ def test_the_previous_releases_model_revision_stays_and_a_rollback_brings_it_bac
     assert all(dirs == [VAD_DIR.format("v2.0.4"), VAD_DIR.format("v2.0.6")] for dirs in held.values()), held
     name = lab.hosts[0]
     rollback = subprocess.run([str(Path(sys.executable).with_name("pyinfra")), "-y", "inventory/lab.py",
-                               "rollback.py", "--limit", name], cwd=REPO, capture_output=True, text=True,
+                               "rollback.py", "--limit", name, "--limit", "lb"], cwd=REPO, capture_output=True, text=True,
                               timeout=600)
     assert rollback.returncode == 0, (rollback.stdout + rollback.stderr)[-3000:]
     assert "--vad-dir /workspace/models/iic/speech_fsmn_vad_zh-cn-16k-common-onnx@v2.0.6" in lab.ssh(name, "docker inspect -f '{{join .Args \" \"}}' funasr-funasr-1")

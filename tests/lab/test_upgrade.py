@@ -103,7 +103,7 @@ def test_rollback_puts_every_host_back_on_its_previous_release_in_waves(upgrade_
     lab = upgrade_lab
     canary, *others = cpu_hosts(lab)
     result = subprocess.run([PYINFRA, "-y", "inventory/lab.py", "rollback.py",
-                             "--limit", "cpu"],
+                             "--limit", "cpu", "--limit", "lb"],
                             cwd=REPO, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     records = {name: record(lab, name) for name in cpu_hosts(lab)}
@@ -112,7 +112,7 @@ def test_rollback_puts_every_host_back_on_its_previous_release_in_waves(upgrade_
         assert rec["current"]["version"] == V2 and rec["previous"]["version"] == V3
     assert all(records[canary]["current"]["healthy_at"] < records[name]["current"]["healthy_at"]
                for name in others)
-    # --limit cpu plans its own 3 hosts: canary, then 50% of 3 = one host per wave (over the
+    # --limit cpu (with its balancer) plans its own 3 hosts: canary, then 50% of 3 = one host per wave (over the
     # whole inventory, lab-2 and lab-3 would share a wave)
     assert records[others[0]]["current"]["healthy_at"] < records[others[1]]["current"]["healthy_at"]
     # The status table reads each host's release record over SSH and probes in parallel.

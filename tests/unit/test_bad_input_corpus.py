@@ -66,6 +66,7 @@ CORPUS = [
     ("docker_data_root", "var/lib/docker", "must be an absolute, normalised path"),
     ("docker_data_root", "/var/lib", "/var/lib is a system directory"),
     ("docker_version", "27.3 latest", "a Debian package version or ''"),
+    ("docker_live_restore", "on", "must be True or False"),
     ("docker_log_max_size", "1k", "from 100k to 10g"),
     ("nvidia_repo_key_fingerprint", "C95B321B", "40-hex-digit uppercase"),
     ("nvidia_toolkit_version", "1.17 8", "a Debian package version or ''"),

@@ -92,3 +92,17 @@ def test_restart_pending_changes_only_when_compose_would_recreate():
     assert len(run_operation(operations.restart_pending, {}, config_sha256=None, **kwargs)[0]) == 1
     assert run_operation(operations.restart_pending, {}, project="funasr", image="img:1",
                          services=[], config_sha256=None)[0] == []
+
+
+def test_a_limit_without_the_balancer_in_front_of_targeted_servers_is_refused_with_the_command():
+    from funasr_fleet.balancer import check_limit
+
+    inventory = fleet([("asr-1", {}), ("asr-2", {}), ("lb1", {})])
+    servers = [host for host in inventory if "lb" not in host.groups]
+    command = ["/venv/bin/pyinfra", "-y", "inventory/prod.py", "deploy.py", "--limit", "cpu"]
+    with pytest.raises(SettingsError) as refused:
+        check_limit(inventory, servers, command)
+    assert "--limit leaves out the load balancer" in str(refused.value)
+    assert "pyinfra -y inventory/prod.py deploy.py --limit cpu --limit lb" in str(refused.value)
+    check_limit(inventory, list(inventory), command)  # the balancer is in the run
+    check_limit(inventory, None, command)  # no limit

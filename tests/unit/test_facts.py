@@ -38,10 +38,12 @@ def test_deb_package_versions_keeps_installed_only():
 
 def test_systemd_unit_state():
     assert SystemdUnitState().process(["active", "enabled", "no"]) == {
-        "active": True, "enabled": True, "need_reload": False}
+        "active": True, "failed": False, "enabled": True, "need_reload": False}
     assert SystemdUnitState().process(["inactive", "disabled", "yes"]) == {
-        "active": False, "enabled": False, "need_reload": True}
-    assert SystemdUnitState().process([]) == {"active": False, "enabled": False, "need_reload": False}
+        "active": False, "failed": False, "enabled": False, "need_reload": True}
+    assert SystemdUnitState().process(["failed", "enabled", "no"])["failed"] is True
+    assert SystemdUnitState().process([]) == {"active": False, "failed": False, "enabled": False,
+                                              "need_reload": False}
 
 
 def test_docker_image_id_absent_is_none():

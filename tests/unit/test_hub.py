@@ -7,7 +7,7 @@ import time
 import pytest
 
 from funasr_fleet.errors import DeployError
-from funasr_fleet.hub import fetch_model, fetch_models
+from funasr_fleet.hub import fetch_model, fetch_models, plan_fetch
 from funasr_fleet.lab.standin_hub import StandinHub
 from funasr_fleet.lab.standin_models import KINDS, StandinFile, standin_repo
 from funasr_fleet.models import cache_dir_for, load_cached_model
@@ -151,3 +151,52 @@ def test_fleet_model_sets_refuse_a_bad_host_before_any_download(hub, tmp_path):
     with pytest.raises(SettingsError, match="funasr_port"):
         fleet_model_sets(inventory)
     assert hub.requests == []
+
+
+def tree(root):
+    """Every path under ``root`` with its size (None: ``root`` does not exist)."""
+    if not root.exists():
+        return None
+    return {str(path.relative_to(root)): path.stat().st_size if path.is_file() else None
+            for path in sorted(root.rglob("*"))}
+
+
+def test_a_plan_lists_without_downloading_and_its_manifest_is_the_fetchs(hub, tmp_path):
+    cache = tmp_path / "cache"
+    plan = plan_fetch(hub.url, VAD, cache)
+    assert tree(cache) is None and downloads(hub) == []
+    repo = standin_repo(VAD.id, VAD.revision, 300_000)
+    assert not plan.cached
+    assert {entry["path"]: entry["size"] for entry in plan.files} == {n: f.size for n, f in repo.items()}
+    assert plan.download_bytes == sum(f.size for f in repo.values())
+    cached = fetch_model(hub.url, VAD, cache)
+    assert (plan.model.manifest_sha256, plan.model.files) == (cached.manifest_sha256, cached.files)
+    again = plan_fetch(hub.url, VAD, cache)
+    assert again.cached and again.files == () and again.model == cached
+
+
+def test_a_plan_after_a_cut_download_counts_the_bytes_the_resume_fetches(hub, tmp_path):
+    cache = tmp_path / "cache"
+    key = f"{ASR.id}@{ASR.revision}/model_quant.onnx"
+    (tmp_path / "faults.json").write_text(json.dumps({"cut_after": {key: 100_000}}))
+    with pytest.raises(DeployError):
+        fetch_model(hub.url, ASR, cache, workers=1)
+    before, done = tree(cache), len(downloads(hub))
+    plan = plan_fetch(hub.url, ASR, cache)
+    assert tree(cache) == before and len(downloads(hub)) == done
+    total = sum(file.size for file in standin_repo(ASR.id, ASR.revision, 300_000).values())
+    assert 0 < plan.download_bytes < total
+    fetch_model(hub.url, ASR, cache, workers=1)
+    assert sum(request["bytes"] for request in downloads(hub)[done:]) == plan.download_bytes
+    assert {entry["path"] for entry in plan.files} == {request["query"]["FilePath"]
+                                                       for request in downloads(hub)[done:]}
+
+
+def test_a_plan_of_an_incomplete_cached_revision_fails_as_the_deploy_would(hub, tmp_path):
+    cache = tmp_path / "cache"
+    cached = fetch_model(hub.url, VAD, cache)
+    (cached.directory / "am.mvn").unlink()
+    with pytest.raises(DeployError, match="is missing or has the wrong size"):
+        fetch_model(hub.url, VAD, cache)
+    with pytest.raises(DeployError, match="is missing or has the wrong size"):
+        plan_fetch(hub.url, VAD, cache)

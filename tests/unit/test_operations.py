@@ -391,3 +391,122 @@ def test_gpu_export_copy_is_made_under_a_temporary_name_and_renamed(state, image
     assert command.index(f"cp -a --reflink=auto /opt/funasr/models/iic/asr-pytorch@v2.0.5 {target}.tmp") \
         < command.index("docker image inspect") < command.index(f"mv {target}.tmp {target}")
     assert f"> {target}.tmp/.funasr-fleet-export" in command
+
+
+def test_unit_running_resets_a_failed_unit_before_starting_it():
+    """systemd refuses a unit that failed too often ("start request repeated too quickly")
+    until its failed state is reset: a re-run with good data heals the host by itself."""
+    commands, _ = run_operation(operations.unit_running, {"SystemdUnitState": {
+        "active": False, "failed": True, "enabled": True}}, unit="docker.service")
+    assert commands == ["systemctl reset-failed docker.service docker.socket 2>/dev/null || "
+                        "systemctl reset-failed docker.service", "systemctl start docker.service"]
+
+
+class ShellHost:
+    """Runs a FunctionCommand body's shell commands for real, with fake dockerd, docker,
+    systemctl and journalctl first on PATH (their behaviour set per test)."""
+
+    def __init__(self, tmp_path, dockerd_valid=True, docker_active=True, starts_with=None):
+        import os
+
+        self.bin = tmp_path / "bin"
+        self.bin.mkdir()
+        self.state = tmp_path / "state"
+        self.state.mkdir()
+        self.logs, self.commands = [], []
+        self.env = {**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}", "STATE": str(self.state)}
+        validate = "exit 0" if dockerd_valid else 'echo "invalid registry mirror" >&2; exit 1'
+        self._script("dockerd", f'case "$1" in --help) echo "  --validate";; --validate) {validate};; esac')
+        # docker starts when daemon.json holds ``starts_with`` (or always when None)
+        config = str(tmp_path / "etc" / "daemon.json")
+        check = f'grep -q {shlex.quote(starts_with)} {config}' if starts_with else "true"
+        self._script("systemctl", f'''
+            echo "systemctl $*" >> "$STATE/calls"
+            case "$1" in
+              is-active) exit {0 if docker_active else 3};;
+              restart|start) if {check}; then rm -f "$STATE/failed"; touch "$STATE/up"; else rm -f "$STATE/up"; touch "$STATE/failed"; fi;;
+              is-failed) [ -e "$STATE/failed" ];;
+            esac''')
+        self._script("docker", '[ -e "$STATE/up" ]')
+        self._script("journalctl", 'echo "unable to configure the Docker daemon with file daemon.json"')
+
+    def _script(self, name, body):
+        path = self.bin / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+
+    def run_shell_command(self, command):
+        import subprocess
+        from types import SimpleNamespace
+
+        text = command if isinstance(command, str) else command.get_raw_value()
+        self.commands.append(text)
+        run = subprocess.run(["sh", "-c", text], capture_output=True, text=True, env=self.env)
+        return run.returncode == 0, SimpleNamespace(stdout_lines=run.stdout.splitlines(),
+                                                    stderr_lines=run.stderr.splitlines())
+
+    def log_styled(self, message, **kwargs):
+        self.logs.append(message)
+
+    def calls(self):
+        path = self.state / "calls"
+        return path.read_text().splitlines() if path.exists() else []
+
+
+def daemon_files(tmp_path, old='{"old": true}', new='{"new": true}'):
+    (tmp_path / "etc").mkdir()
+    path = tmp_path / "etc" / "daemon.json"
+    if old is not None:
+        path.write_text(old)
+    (tmp_path / "etc" / "daemon.json.funasr-fleet-new").write_text(new)
+    return path
+
+
+def test_docker_daemon_json_uploads_beside_the_live_file_only_when_it_differs():
+    text = '{"live-restore": true}\n'
+    same = {"/etc/docker/daemon.json": {"type": "file", "mode": "644", **ROOT, "sha256": sha256_text(text)}}
+    assert run_operation(operations.docker_daemon_json, {"PathStates": same}, text=text)[0] == []
+    commands, _ = run_operation(operations.docker_daemon_json, {"PathStates": {}}, text=text)
+    assert commands[0] == "mkdir -p -m 755 /etc/docker"
+    assert "/etc/docker/daemon.json.funasr-fleet-new" in commands[1]
+    assert "_daemon_json_applied" in commands[2]
+
+
+def test_a_daemon_json_dockerd_refuses_never_replaces_the_live_one(tmp_path):
+    path = daemon_files(tmp_path, new='{"registry-mirrors": ["not a url"]}')
+    host = ShellHost(tmp_path, dockerd_valid=False)
+    assert operations._daemon_json_applied(None, host, str(path)) is False
+    assert path.read_text() == '{"old": true}'
+    assert not (tmp_path / "etc" / "daemon.json.funasr-fleet-new").exists()
+    assert "refused by dockerd --validate (invalid registry mirror)" in host.logs[0]
+    assert not [call for call in host.calls() if "restart" in call]
+
+
+def test_a_valid_daemon_json_replaces_the_live_one_and_restarts_docker(tmp_path):
+    path = daemon_files(tmp_path)
+    host = ShellHost(tmp_path)
+    assert operations._daemon_json_applied(None, host, str(path)) is True
+    assert path.read_text() == '{"new": true}'
+    assert (tmp_path / "etc" / "daemon.json.funasr-fleet-previous").read_text() == '{"old": true}'
+    assert host.calls()[-1] == "systemctl restart docker.service"
+
+
+def test_docker_that_does_not_come_back_gets_the_previous_daemon_json_and_a_reset(tmp_path, monkeypatch):
+    monkeypatch.setattr(operations, "DOCKER_START_SECONDS", 3)
+    path = daemon_files(tmp_path)
+    host = ShellHost(tmp_path, starts_with="old")  # dockerd starts only with the old file
+    assert operations._daemon_json_applied(None, host, str(path)) is False
+    assert path.read_text() == '{"old": true}'
+    assert host.calls().count("systemctl reset-failed docker.service docker.socket") == 2
+    assert (tmp_path / "state" / "up").exists()  # started again on the restored file
+    assert host.logs == ["Docker did not start with the new daemon.json (unable to configure the "
+                         "Docker daemon with file daemon.json); the previous daemon.json was "
+                         "restored and Docker started again. No further wave starts."]
+
+
+def test_a_first_daemon_json_is_put_in_place_for_dockers_first_start(tmp_path):
+    path = daemon_files(tmp_path, old=None)
+    host = ShellHost(tmp_path, docker_active=False)
+    assert operations._daemon_json_applied(None, host, str(path)) is True
+    assert path.read_text() == '{"new": true}'
+    assert not [call for call in host.calls() if "restart" in call]

@@ -303,3 +303,34 @@ def test_unreadable_or_empty_password_files_are_refused_without_showing_content(
         path.write_text(content)
     message = problems_of(make_inventory([("h1", {"funasr_registry_password_file": str(path)})]))
     assert f"cannot read a password from {path} on the control node ({reason}" in message
+
+
+@pytest.mark.parametrize("source, allowed, refused", [
+    ("198.51.100.9", ["10.0.0.0/8"], True),
+    ("10.1.2.3", ["10.0.0.0/8"], False),
+    ("127.0.0.1", ["10.0.0.0/8"], False),   # probing over loopback (forwarded ports): cannot tell
+    (None, ["10.0.0.0/8"], False),          # no route from here: cannot tell
+])
+def test_an_allow_list_that_would_block_the_control_nodes_probe_is_refused(monkeypatch, source, allowed,
+                                                                          refused):
+    import ipaddress
+
+    from funasr_fleet import settings as settings_module
+
+    monkeypatch.setattr(settings_module, "probe_source_address",
+                        lambda address, port: source and ipaddress.ip_address(source))
+    inventory = cpu_inventory(host_data={"funasr_allow_from": allowed})
+    if not refused:
+        load_settings(inventory.get_host("h1"))
+        return
+    message = problems_of(inventory)
+    assert "h1: funasr_allow_from = ['10.0.0.0/8']" in message
+    assert f"would block the health probe: this control node reaches h1 from {source}" in message
+    assert f"add '{source}' (or its network) to funasr_allow_from" in message
+
+
+def test_the_probe_source_address_is_the_routes_source():
+    from funasr_fleet.settings import probe_source_address
+
+    assert str(probe_source_address("127.0.0.1", 10095)) == "127.0.0.1"
+    assert str(probe_source_address("127.0.0.2", 10095)) == "127.0.0.1"  # the loopback route's source

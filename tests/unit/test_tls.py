@@ -169,3 +169,43 @@ def test_with_a_load_balancer_the_servers_certificates_hold_its_names_too(tmp_pa
         certificate = server_certificate(settings, fleet_balancer(inventory, settings))
     names = tls.certificate_names(x509.load_pem_x509_certificate(certificate.cert.read_bytes()))
     assert {"asr-1", "lb1", "203.0.113.7"} <= set(names)
+
+
+def tls_tree(root):
+    if not root.exists():
+        return None
+    return {str(path.relative_to(root)): (path.stat().st_mode, path.read_bytes() if path.is_file() else None)
+            for path in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("change, reason", [
+    ("none", None),
+    ("names", "its names changed (it had h1)"),
+    ("expiry", "it expires on "),
+    ("new ca", "it is not signed by the fleet CA"),
+    ("no host files", "no certificate yet"),
+])
+def test_a_plan_gives_the_reason_the_real_run_gives_and_writes_nothing(tmp_path, change, reason):
+    import shutil
+
+    tls_dir = tmp_path / "tls"
+    tls.host_certificate(tls_dir, "h1", ["h1"])
+    names, now = ["h1"], None
+    if change == "names":
+        names = ["h1", "asr.example.com"]
+    elif change == "expiry":
+        now = datetime.datetime.now(datetime.timezone.utc) + tls.CERTIFICATE_LIFETIME - datetime.timedelta(days=10)
+    elif change == "new ca":
+        shutil.rmtree(tls_dir / "ca")
+    elif change == "no host files":
+        shutil.rmtree(tls_dir / "hosts")
+    before = tls_tree(tls_dir)
+    planned = tls.plan_host_certificate(tls_dir, "h1", names, now=now)
+    assert tls_tree(tls_dir) == before
+    if reason is None:
+        assert planned == tls.host_files(tls_dir, "h1")
+    else:
+        assert planned.reason.startswith(reason) and planned.new_ca == (change == "new ca")
+        assert planned.files == tls.host_files(tls_dir, "h1")
+    real = tls.host_certificate(tls_dir, "h1", names, now=now)
+    assert real.reason == (planned.reason if reason else None)
