@@ -277,11 +277,15 @@ def _docker_restarted(host):
         "systemctl", "restart", "docker.service"))
     deadline = time.monotonic() + DOCKER_START_SECONDS
     while time.monotonic() < deadline:
-        answered, _ = host.run_shell_command("docker info --format '{{.ServerVersion}}' >/dev/null 2>&1")
+        # Up: systemd says active and the daemon answers with its version (a docker CLI
+        # call alone could start it through docker.socket, or print nothing and exit 0).
+        answered, _ = host.run_shell_command(
+            "systemctl is-active --quiet docker.service && "
+            "test -n \"$(docker info --format '{{.ServerVersion}}' 2>/dev/null)\"")
         if answered:
             return True
         failed, _ = host.run_shell_command("systemctl is-failed --quiet docker.service")
-        if failed:
+        if failed:  # its start limit hit, or no restart left: it will not come up by itself
             return False
         time.sleep(1)
     return False

@@ -138,9 +138,11 @@ def _url_list(value):
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ValueError("must be a list of http(s) URLs, e.g. ['https://mirror.example.com']")
     for url in value:
-        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?", url):
-            raise ValueError(f"entry {url!r} is not an http(s) URL; write it like "
-                             "'https://mirror.example.com'")
+        # What dockerd accepts at start (moby registry.ValidateMirror): http(s), no user
+        # info, query or fragment. `dockerd --validate` does not check mirrors at all.
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#@]*)?", url):
+            raise ValueError(f"entry {url!r} is not an http(s) URL without user, query or "
+                             "fragment; write it like 'https://mirror.example.com'")
     return tuple(value)
 
 

@@ -1,9 +1,9 @@
 """
 Host-wide changes cannot take the fleet down (issue 12): a bad registry mirror is refused
-by validation before any host changes; a daemon.json that passes our checks but that
-dockerd refuses never replaces the live file (dockerd --validate on the host), Docker is
-not restarted and every server keeps serving; a Docker unit left failed by an earlier run
-is reset and started by the next run, without hand work.
+by validation before any host changes; a daemon.json with which dockerd cannot start is
+replaced by the previous one, Docker started again and the host failed, while its server
+keeps serving (live-restore); a Docker unit left failed by an earlier run is reset and
+started by the next run, without hand work.
 """
 
 import pytest
@@ -27,17 +27,32 @@ def test_a_registry_mirror_that_is_not_a_url_is_refused_before_any_host_changes(
     assert {name: lab.ssh(name, "sha256sum /etc/docker/daemon.json") for name in lab.hosts} == before
 
 
-def test_a_daemon_json_dockerd_refuses_never_replaces_the_live_one(lab):
-    before = {name: lab.ssh(name, "sha256sum /etc/docker/daemon.json") for name in lab.hosts}
-    started = started_at(lab)
-    # An http(s) URL to our checks; dockerd refuses a mirror with a query string.
-    result = lab.deploy("--data", 'docker_registry_mirrors=["https://mirror.example.com/?x=1"]')
+def test_docker_that_does_not_come_back_gets_its_previous_daemon_json_and_starts_again(lab):
+    """A daemon.json that passes every check (ours and dockerd --validate, which does not
+    look at paths or mirrors) but with which dockerd cannot start: here a data-root that is
+    a file. Only the limited host changes; it gets its previous daemon.json back, Docker
+    starts again with it, the server was never down, and the host fails with one line."""
+    name = lab.hosts[0]
+    lab.ssh(name, "touch /srv/docker-root-is-a-file")
+    before = lab.ssh(name, "sha256sum /etc/docker/daemon.json")
+    try:
+        result = lab.deploy("--limit", name, "--limit", "lb",
+                            "--data", "docker_data_root=/srv/docker-root-is-a-file")
+    finally:
+        lab.ssh(name, "rm -f /srv/docker-root-is-a-file")
     assert result.returncode != 0
-    assert "daemon.json refused by dockerd --validate" in result.output, result.output[-3000:]
-    assert {name: lab.ssh(name, "sha256sum /etc/docker/daemon.json") for name in lab.hosts} == before
-    assert started_at(lab) == started  # Docker was not restarted: every server kept running
-    for name in lab.hosts:
-        assert lab.probe(name)[0] == 0
+    assert f"[{name}] Docker did not start with the new daemon.json (" in result.output, result.output[-3000:]
+    assert "the previous daemon.json was restored and Docker started again. No further wave starts." \
+        in result.output
+    assert lab.ssh(name, "sha256sum /etc/docker/daemon.json") == before
+    assert lab.ssh(name, "systemctl is-active docker.service").strip() == "active"
+    assert lab.probe(name)[0] == 0  # live-restore: the server kept running through it all
+    # The failed host was left out of the balancer; the next run with good data puts it
+    # back (its only change), and the one after changes nothing.
+    again = lab.deploy()
+    assert again.returncode == 0 and grand_total(again.output)[2] == 0, again.output[-3000:]
+    settled = lab.deploy()
+    assert grand_total(settled.output)[1:3] == (0, 0), settled.output[-3000:]
 
 
 def test_a_failed_docker_unit_is_healed_by_the_next_run(lab):

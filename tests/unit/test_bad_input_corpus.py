@@ -63,6 +63,7 @@ CORPUS = [
     ("docker_log_max_file", 0, "an integer from 1 to 100"),
     ("docker_registry_mirrors", "https://mirror", "must be a list of http(s) URLs"),
     ("docker_registry_mirrors", ["not a url"], "entry 'not a url' is not an http(s) URL"),
+    ("docker_registry_mirrors", ["https://mirror.example.com/?x=1"], "without user, query or fragment"),
     ("docker_data_root", "var/lib/docker", "must be an absolute, normalised path"),
     ("docker_data_root", "/var/lib", "/var/lib is a system directory"),
     ("docker_version", "27.3 latest", "a Debian package version or ''"),
