@@ -44,7 +44,7 @@ balancer = fleet_balancer(inventory, settings)
 gpus = [] if settings.is_balancer else gpus_ready(settings)
 announce_plan(settings, gpus, plan, balancer)
 
-cached_models, certificate = (), None
+cached_models, certificate, exporting = (), None, None
 if settings.is_balancer:
     load_balancer(settings, balancer)
 else:
@@ -63,8 +63,9 @@ else:
     # The service port(s) open only to funasr_allow_from; nothing at all when it is empty.
     service_firewall(settings)
     # Staged on every host first (models, image), then applied wave by wave, each gated.
-    funasr_service(settings, delivery, cached_models, registry_password=settings.registry_password,
-                   gpus=gpus, gpu_runtime_changed=gpu_runtime_changed)
+    exporting = funasr_service(settings, delivery, cached_models,
+                               registry_password=settings.registry_password, gpus=gpus,
+                               gpu_runtime_changed=gpu_runtime_changed)
 # One call for every host (pyinfra identifies operations by where they are called): the
 # servers change wave by wave; a load balancer drains and takes back each wave's servers.
-funasr_release(settings, cached_models, plan, balancer, certificate)
+funasr_release(settings, cached_models, plan, balancer, certificate, exporting)

@@ -18,7 +18,7 @@ from .digest import rendered_with_digest, sha256_bytes, sha256_text
 from .hub import plan_fetch
 from .images import planned_tarball
 from .errors import DeployError, SettingsError
-from .facts import GpuExportState, NvidiaGpus
+from .facts import NvidiaGpus
 from .balancer import PACKAGES as BALANCER_PACKAGES
 from .waves import wave_of
 from .probe import TlsPolicy, certificate_sha256
@@ -360,6 +360,9 @@ def funasr_service(settings, delivery, cached_models, registry_password="", gpus
     + gpus: the host's GPUs (`gpus_ready`), for the optional in-container GPU check
     + gpu_runtime_changed: from `install_docker`; the in-container check runs when it or
       the image changed (a no-op converge does not start a container)
+
+    Returns a callable for `funasr_release`: true at execution time when the GPU server's
+    export copy was made in this run (its next start exports the TorchScript model).
     """
     base = settings.funasr_dir
     operations.managed_paths(name="FunASR service directories",
@@ -375,14 +378,15 @@ def funasr_service(settings, delivery, cached_models, registry_password="", gpus
         image = operations.image_loaded(name=f"FunASR image {settings.image} (tarball)",
                                         tarball=delivery)
     export = gpu_export(settings)
-    if export:
-        operations.gpu_export_copied(name="GPU server's writable model copy (TorchScript export)",
-                                     export=export, image=settings.image)
+    copied = export and operations.gpu_export_copied(
+        name="GPU server's writable model copy (TorchScript export)", export=export,
+        image=settings.image)
     if settings.profile.gpu and settings.nvidia_verify_in_container:
         value, expected = docker_gpus_value(settings, gpus)
         operations.gpus_visible(name="GPUs visible in a container (nvidia-smi -L)",
                                 image=settings.image, gpus=value, expected=expected,
                                 _if=lambda: gpu_runtime_changed() or image.did_change())
+    return lambda: bool(copied and copied.did_change())
 
 
 def tls_policy(settings):
@@ -399,21 +403,19 @@ def tls_policy(settings):
     return TlsPolicy()
 
 
-def gate_for(settings):
+def gate_for(settings, exporting=None):
     """The `operations.Gate` a host's release must pass.
 
-    A GPU server whose export copy has no TorchScript model yet exports it at its first
-    start (minutes on a GPU, before it listens for real): that gate waits
-    ``funasr_gpu_export_timeout`` seconds longer.
+    + exporting: callable, true at execution time when the GPU server's export copy was
+      made in this run (`funasr_service` returns it): its next start exports the
+      TorchScript model first (minutes on a GPU), so that gate waits
+      ``funasr_gpu_export_timeout`` seconds longer
     """
-    export = gpu_export(settings)
-    exporting = export and not host.get_fact(GpuExportState, path=export.directory,
-                                             weights=export.weights)["exported"]
     return operations.Gate(urls=tuple(instance.probe_url for instance in settings.instances),
                            mode=settings.profile.probe_mode, tls=tls_policy(settings),
-                           start_timeout=settings.funasr_start_timeout
-                           + (settings.funasr_gpu_export_timeout if exporting else 0),
-                           probe_timeout=settings.funasr_probe_timeout)
+                           start_timeout=settings.funasr_start_timeout,
+                           probe_timeout=settings.funasr_probe_timeout, slow_start=exporting,
+                           slow_start_timeout=settings.funasr_gpu_export_timeout)
 
 
 def failed_hosts():
@@ -507,7 +509,8 @@ def release_pending(settings, config_sha256):
 
 
 @deploy("FunASR release")
-def funasr_release(settings, cached_models, plan, balancer=None, certificate=None):
+def funasr_release(settings, cached_models, plan, balancer=None, certificate=None,
+                   exporting=None):
     """
     Apply the host's release in its wave: write the configuration (keeping the previous
     release's files), recreate the containers, then the health gate (record or roll back).
@@ -517,6 +520,8 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
     + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
     + balancer: the fleet's `Balancer` as this host sees it (None: no load balancer)
     + certificate: the host's `tls.CertificateFiles` (`server_certificate`); None for plain ws
+    + exporting: from `funasr_service`: the GPU server's next start exports first (its gate
+      allows for that)
 
     Every host carries every wave's operations, so each wave's gate runs before the
     next wave's changes on any host; a host changes only in its own wave, and only while
@@ -532,6 +537,7 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
     if export:
         release["exports"] = [export.key]
     base = settings.funasr_dir
+    gate = gate_for(settings, exporting)
     # One loop (one call site) for every host: pyinfra identifies an operation by where it
     # is called, and the balancer's copies must be the servers' copies.
     for label, in_wave, go in waves(settings, plan, balancer, release_pending(settings, config_sha256)):
@@ -544,7 +550,7 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
                               config_sha256=config_sha256, image=settings.image,
                               services=[instance.service for instance in settings.instances], _if=go)
         operations.release_healthy(name=f"{label}: health gate (real utterance)",
-                                   gate=gate_for(settings), release=release, directory=base,
+                                   gate=gate, release=release, directory=base,
                                    project=settings.funasr_project, _if=in_wave)
 
 

@@ -416,29 +416,28 @@ EXPORT_MARKER = ".funasr-fleet-export"
 class GpuExportState(FactBase):
     """
     A GPU export copy (`funasr_fleet.render.GpuExport`): the image ID its marker names
-    (None: no copy, or an unfinished one) and whether the server's export already wrote
-    its TorchScript model ``weights`` into it.
+    (None: no copy, or an unfinished one) and the ID ``image`` has on the host now (None:
+    not there), in one command.
 
     .. code:: python
 
         host.get_fact(GpuExportState, path="/opt/funasr/exports/iic/x@v2.0.5+blade-0123abcd4567",
-                      weights="model_blade.torchscript")
-        # {"image_id": "sha256:...", "exported": True}
+                      image="registry/funasr:funasr-runtime-sdk-gpu-0.2.1")
+        # {"made_for": "sha256:...", "image_id": "sha256:..."}
     """
 
-    def command(self, path, weights):
-        quoted = shlex.quote(path)
-        return (f"printf 'image_id=%s\\n' \"$(cat {quoted}/{EXPORT_MARKER} 2>/dev/null)\"; "
-                f"[ -f {quoted}/{shlex.quote(weights)} ] && echo exported=1 || true")
+    def command(self, path, image):
+        return (f"printf 'made_for=%s\\n' \"$(cat {shlex.quote(path)}/{EXPORT_MARKER} 2>/dev/null)\"; "
+                "printf 'image_id=%s\\n' \"$(docker image inspect --format '{{.Id}}' "
+                f"{shlex.quote(image)} 2>/dev/null)\"")
 
     def process(self, output):
         facts = self.default()
         for line in output:
-            if line.startswith("image_id="):
-                facts["image_id"] = line[9:].strip() or None
-            elif line.strip() == "exported=1":
-                facts["exported"] = True
+            key, _, value = line.partition("=")
+            if key in facts:
+                facts[key] = value.strip() or None
         return facts
 
     def default(self):
-        return {"image_id": None, "exported": False}
+        return {"made_for": None, "image_id": None}

@@ -593,7 +593,8 @@ def gpu_export_copied(export, image):
 
     The copy is made once per key (model revision, ``--bladedisc``, image) and kept, so
     the export the server's first start writes into it (minutes, on a GPU) is reused
-    across restarts and rollbacks; the seeded revision itself stays read-only and
+    across restarts and rollbacks (a change of this operation therefore means the next
+    start exports: the health gate allows for that); the seeded revision itself stays read-only and
     untouched. A copy whose marker names another image ID than the one the reference
     has now (a re-tagged image) is made again. Copied under a temporary name with
     ``cp --reflink=auto`` and renamed, so an interrupted run leaves no half copy in use.
@@ -604,10 +605,9 @@ def gpu_export_copied(export, image):
 
         gpu_export_copied(export=gpu_export(settings), image=settings.image)
     """
-    state = host.get_fact(GpuExportState, path=export.directory, weights=export.weights)
-    if state["image_id"] and state["image_id"] == host.get_fact(DockerImageId, image=image):
-        host.noop(f"GPU export copy {export.key} is up to date"
-                  + ("" if state["exported"] else " (the server exports into it at its start)"))
+    state = host.get_fact(GpuExportState, path=export.directory, image=image)
+    if state["made_for"] and state["made_for"] == state["image_id"]:
+        host.noop(f"GPU export copy {export.key} is up to date")
         return
     target, temporary = QuoteString(export.directory), QuoteString(f"{export.directory}.tmp")
     yield StringCommand(
@@ -883,18 +883,31 @@ def _rolled_back_to_previous(state, host, gate, record, directory, project):
 
 @dataclass(frozen=True)
 class Gate:
-    """How a release is probed: instance URLs, probe mode, TLS policy and timeouts (s)."""
+    """How a release is probed: instance URLs, probe mode, TLS policy and timeouts (s).
+
+    + slow_start: callable, true at execution time when the server's start does extra
+      work first (the GPU server's TorchScript export); the start timeout then grows by
+      ``slow_start_timeout``
+    """
 
     urls: tuple
     mode: str
     tls: object
     start_timeout: float
     probe_timeout: float
+    slow_start: object = None
+    slow_start_timeout: float = 0
+
+    def start_seconds(self):
+        """The start timeout for this execution."""
+        slow = self.slow_start is not None and self.slow_start()
+        return self.start_timeout + (self.slow_start_timeout if slow else 0)
 
 
 def _gate_results(gate):
     """Probe every instance of ``gate``, each waiting up to its start timeout; the results."""
-    return [wait_until_healthy(url, mode=gate.mode, tls=gate.tls, start_timeout=gate.start_timeout,
+    start_timeout = gate.start_seconds()
+    return [wait_until_healthy(url, mode=gate.mode, tls=gate.tls, start_timeout=start_timeout,
                                probe_timeout=gate.probe_timeout) for url in gate.urls]
 
 

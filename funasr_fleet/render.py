@@ -7,6 +7,7 @@ control node (YAML, JSON) before it can be uploaded, so a template that renders 
 invalid file fails here, naming the template, not on a host.
 """
 
+import functools
 import ipaddress
 import json
 import re
@@ -34,6 +35,21 @@ EXPORTS_DIR = "exports"
 FIREWALL_TABLE = "inet funasr_fleet"
 
 
+@functools.lru_cache(maxsize=None)
+def _environment(templates_dir):
+    """The Jinja environment of a templates directory, made once per run: it keeps each
+    compiled template (and reloads one whose file changed), so rendering every host's
+    files does not compile the templates again for each."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
 def render_template(name, context, templates_dir=TEMPLATES_DIR):
     """Render ``templates/<name>`` with ``context`` (undefined names are errors).
 
@@ -41,16 +57,8 @@ def render_template(name, context, templates_dir=TEMPLATES_DIR):
     + context: dict of values the template lays out
     + templates_dir: where the templates are (default: the repository's templates/)
     """
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
     try:
-        return environment.get_template(name).render(**context)
+        return _environment(str(templates_dir)).get_template(name).render(**context)
     except jinja2.TemplateError as error:
         raise DeployError(f"template {templates_dir / name} failed to render: {error}") from error
 

@@ -73,3 +73,35 @@ def test_a_failed_docker_unit_is_healed_by_the_next_run(lab):
     assert lab.probe(name)[0] == 0
     again = lab.deploy()
     assert grand_total(again.output)[1:3] == (0, 0), again.output[-3000:]
+
+
+def tree_state(path):
+    """Every file and directory below ``path`` with its content digest (None: absent)."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(path)
+    if not root.exists():
+        return None
+    return {str(item.relative_to(root)): hashlib.sha256(item.read_bytes()).hexdigest()
+            if item.is_file() else "dir" for item in sorted(root.rglob("*"))}
+
+
+def test_dry_changes_nothing_on_the_control_node_and_says_what_a_run_would_do(lab, tmp_path):
+    """--dry with an empty model cache and no fleet CA: nothing is fetched, created or
+    issued; the output says which files and bytes would be fetched and which certificates
+    issued. With the lab's warm caches, they stay byte-identical."""
+    from funasr_fleet.lab.state import lab_dir
+
+    cache, tls_dir = tmp_path / "models", tmp_path / "tls"
+    result = lab.deploy("--dry", "--data", f"funasr_models_cache_dir={cache}",
+                        "--data", "funasr_tls=generated", "--data", f"funasr_tls_dir={tls_dir}")
+    assert result.returncode == 0, result.output[-3000:]
+    assert "dry run: would fetch iic/speech_ngram_lm_zh-cn-ai-wesp-fst@v1.0.2 into " in result.output
+    assert f"dry run: would create the fleet CA in {tls_dir}/ca and issue a new TLS certificate" \
+        in result.output
+    assert tree_state(cache) is None and tree_state(tls_dir) is None
+    warm = {name: tree_state(lab_dir() / name) for name in ("models", "images")}
+    again = lab.deploy("--dry")
+    assert again.returncode == 0 and "dry run: would" not in again.output, again.output[-3000:]
+    assert {name: tree_state(lab_dir() / name) for name in ("models", "images")} == warm

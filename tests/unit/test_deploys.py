@@ -32,22 +32,12 @@ def test_an_allow_list_installs_writes_loads_and_persists_the_firewall():
     assert all(not state.get_op_meta(op_hash).args for op_hash in state.get_op_order())
 
 
-def gate_of(exported, **data):
-    """`deploys.gate_for` of one host, its GPU export fact answering ``exported``."""
-    from helpers import FakeHost
-
+def test_the_gate_waits_the_export_timeout_longer_when_the_gpu_export_copy_was_made_in_this_run():
     from funasr_fleet.deploys import gate_for
 
-    settings = load_settings(make_inventory([("h1", data)]).get_host("h1"))
-    fake = FakeHost({"GpuExportState": {"image_id": "sha256:x", "exported": exported}})
-    with ctx_host.use(fake):
-        return gate_for(settings), fake
-
-
-def test_a_gpu_servers_first_start_exports_and_its_gate_waits_the_export_timeout_longer():
-    gpu = {"funasr_profile": "offline-gpu", "funasr_version": "0.2.1", "funasr_start_timeout": 60,
-           "funasr_gpu_export_timeout": 900}
-    assert gate_of(False, **gpu)[0].start_timeout == 960  # no TorchScript model in the copy yet
-    assert gate_of(True, **gpu)[0].start_timeout == 60
-    gate, fake = gate_of(False, funasr_start_timeout=60)  # a CPU server exports nothing
-    assert gate.start_timeout == 60 and fake.fact_calls == []
+    gpu = load_settings(make_inventory([("h1", {
+        "funasr_profile": "offline-gpu", "funasr_version": "0.2.1", "funasr_start_timeout": 60,
+        "funasr_gpu_export_timeout": 900})]).get_host("h1"))
+    assert gate_for(gpu, lambda: True).start_seconds() == 960  # the next start exports first
+    assert gate_for(gpu, lambda: False).start_seconds() == 60
+    assert gate_for(gpu).start_seconds() == 60  # rollback.py: no copy is made

@@ -156,21 +156,27 @@ def test_model_manifests_reads_whether_the_hosts_cpu_has_aes(tmp_path, monkeypat
     assert transfer.cpu_has_aes.__wrapped__(str(path)) is aes  # the control node's reading agrees
 
 
-def test_gpu_export_state_reads_the_marker_and_the_exported_model(tmp_path):
+def test_gpu_export_state_reads_the_marker_and_the_images_id_in_one_command(tmp_path):
+    import os
     import subprocess
 
     from funasr_fleet.facts import EXPORT_MARKER, GpuExportState
 
-    def state(path):
-        run = subprocess.run(["sh", "-c", GpuExportState().command(str(path), "model_blade.torchscript")],
-                             capture_output=True, text=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text('#!/bin/sh\n[ "$5" = "lab/gpu:1" ] && echo sha256:abc\n')
+    (bin_dir / "docker").chmod(0o755)
+
+    def state(path, image="lab/gpu:1"):
+        run = subprocess.run(["sh", "-c", GpuExportState().command(str(path), image)],
+                             capture_output=True, text=True,
+                             env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
         assert run.returncode == 0, run.stderr
         return GpuExportState().process(run.stdout.splitlines())
 
     copy = tmp_path / "iic" / "asr@v2.0.5+blade-0123"
-    assert state(copy) == {"image_id": None, "exported": False}  # no copy yet
+    assert state(copy) == {"made_for": None, "image_id": "sha256:abc"}  # no copy yet
+    assert state(copy, "lab/other:1") == {"made_for": None, "image_id": None}  # no such image
     copy.mkdir(parents=True)
     (copy / EXPORT_MARKER).write_text("sha256:abc\n")
-    assert state(copy) == {"image_id": "sha256:abc", "exported": False}  # copied, not started
-    (copy / "model_blade.torchscript").write_bytes(b"ts")
-    assert state(copy) == {"image_id": "sha256:abc", "exported": True}
+    assert state(copy) == {"made_for": "sha256:abc", "image_id": "sha256:abc"}

@@ -372,18 +372,19 @@ def gpu_export():
 def test_gpu_export_copy_is_kept_while_it_was_made_for_the_image_the_reference_has():
     commands, host = run_operation(
         operations.gpu_export_copied,
-        {"GpuExportState": {"image_id": "sha256:abc", "exported": True}, "DockerImageId": "sha256:abc"},
+        {"GpuExportState": {"made_for": "sha256:abc", "image_id": "sha256:abc"}},
         export=gpu_export(), image="lab/standin:gpu")
     assert commands == [] and "is up to date" in host.logs[0]
+    assert [name for name, _ in host.fact_calls] == ["GpuExportState"]  # one remote command
 
 
-@pytest.mark.parametrize("state, image_id", [
-    ({"image_id": None, "exported": False}, "sha256:abc"),         # no copy yet
-    ({"image_id": "sha256:old", "exported": True}, "sha256:abc"),  # the tag now names another image
+@pytest.mark.parametrize("state", [
+    {"made_for": None, "image_id": "sha256:abc"},          # no copy yet
+    {"made_for": "sha256:old", "image_id": "sha256:abc"},  # the tag now names another image
+    {"made_for": None, "image_id": None},                  # the image arrives in this run
 ])
-def test_gpu_export_copy_is_made_under_a_temporary_name_and_renamed(state, image_id):
-    commands, _ = run_operation(operations.gpu_export_copied,
-                                {"GpuExportState": state, "DockerImageId": image_id},
+def test_gpu_export_copy_is_made_under_a_temporary_name_and_renamed(state):
+    commands, _ = run_operation(operations.gpu_export_copied, {"GpuExportState": state},
                                 export=gpu_export(), image="lab/standin:gpu")
     assert len(commands) == 1
     command = commands[0]
