@@ -10,6 +10,7 @@ run before any host is touched.
 """
 
 import difflib
+import functools
 import ipaddress
 import os
 import posixpath
@@ -778,10 +779,12 @@ def _derive(host, layers, values):
     return problems
 
 
+@functools.lru_cache(maxsize=None)
 def probe_source_address(address, port):
     """The address this control node sends from to reach ``address`` (its route's source;
     a UDP socket's connect sends nothing), or None when that cannot be told (no route, a
-    name that does not resolve)."""
+    name that does not resolve). Cached: a run builds each host's settings several times
+    (validation, the deploy, the balancer), and a name is resolved once."""
     try:
         family, kind, proto, _, target = socket.getaddrinfo(address, port, type=socket.SOCK_DGRAM)[0]
         with socket.socket(family, kind, proto) as probe_socket:
