@@ -6,8 +6,10 @@ Converge a FunASR fleet: Docker Engine, the firewall, the FunASR service, then a
 
 Every host's data is validated first (funasr_fleet/settings.py): one bad value on
 one host stops the run before any host is changed. Then models and images are staged on
-every host, and the servers are changed in waves (canary first), each wave gated by a real
-probe; a failed gate rolls its host back and no further wave starts. Knobs: group_data/all.py.
+every host, and the hosts are changed in waves (canary first): Docker engine changes
+(daemon.json, pinned versions, the NVIDIA toolkit), the firewall, then the servers, each
+wave gated by a real probe; a failed change or gate fails its host (a failed gate rolls it
+back) and no further wave starts. Knobs: group_data/all.py.
 With --dry, the control node changes nothing either: each host logs what a real run would
 fetch, save and issue there ("dry run: would ...").
 """
@@ -17,8 +19,8 @@ import sys
 from pyinfra import host, inventory, state
 
 from funasr_fleet.balancer import check_limit, fleet_balancer
-from funasr_fleet.deploys import (announce_plan, funasr_release, funasr_service, gpus_ready,
-                                  install_docker, load_balancer, planned_inputs,
+from funasr_fleet.deploys import (Staged, announce_plan, funasr_release, funasr_service,
+                                  gpus_ready, install_docker, load_balancer, planned_inputs,
                                   server_certificate, service_firewall)
 from funasr_fleet.images import prepare_tarball
 from funasr_fleet.hub import fetch_models
@@ -44,7 +46,7 @@ balancer = fleet_balancer(inventory, settings)
 gpus = [] if settings.is_balancer else gpus_ready(settings)
 announce_plan(settings, gpus, plan, balancer)
 
-cached_models, certificate, exporting = (), None, None
+cached_models, certificate, staged, engine, firewall = (), None, Staged(), None, None
 if settings.is_balancer:
     load_balancer(settings, balancer)
 else:
@@ -59,13 +61,16 @@ else:
     # TLS: the operator's files, or the host's certificate from the fleet CA (issued once, kept).
     certificate = server_certificate(settings, balancer, dry=dry)
 
-    gpu_runtime_changed = install_docker(settings)
+    # Docker where it is missing (staging needs it); changes to an installed engine and
+    # the firewall are part of the host's release, applied in its wave.
+    engine = install_docker(settings)
     # The service port(s) open only to funasr_allow_from; nothing at all when it is empty.
-    service_firewall(settings)
+    firewall = service_firewall(settings)
     # Staged on every host first (models, image), then applied wave by wave, each gated.
-    exporting = funasr_service(settings, delivery, cached_models,
-                               registry_password=settings.registry_password, gpus=gpus,
-                               gpu_runtime_changed=gpu_runtime_changed)
-# One call for every host (pyinfra identifies operations by where they are called): the
-# servers change wave by wave; a load balancer drains and takes back each wave's servers.
-funasr_release(settings, cached_models, plan, balancer, certificate, exporting)
+    staged = funasr_service(settings, delivery, cached_models,
+                            registry_password=settings.registry_password)
+# One call for every host (pyinfra identifies operations by where they are called): each
+# wave's hosts change (engine, firewall, servers) and pass their gate before the next
+# wave's; a load balancer drains and takes back each wave's servers.
+funasr_release(settings, cached_models, plan, balancer, certificate, staged,
+               engine, firewall, gpus)

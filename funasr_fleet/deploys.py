@@ -1,12 +1,14 @@
 """
-The named deploys deploy.py is made of: install_docker, service_firewall,
-funasr_service (staging), funasr_release (waves, health gates, rollback).
+The named deploys deploy.py is made of: install_docker and service_firewall (what
+staging needs; they return what the waves change), funasr_service (staging),
+funasr_release (waves: engine, firewall and servers, health gates, rollback).
 
 Each takes the host's validated `Settings` (and what the control node prepared for
 it) and calls operations; none reads host data itself.
 """
 
 import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyinfra import host
@@ -22,7 +24,7 @@ from .facts import NvidiaGpus
 from .balancer import PACKAGES as BALANCER_PACKAGES
 from .waves import wave_of
 from .probe import TlsPolicy, certificate_sha256
-from .render import (FIREWALL_TABLE, gpu_export, render_compose, render_daemon_json,
+from .render import (DAEMON_KNOBS, FIREWALL_TABLE, gpu_export, render_compose, render_daemon_json,
                      render_firewall, render_firewall_unit, render_hotwords)
 
 DOCKER_REPO_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io",
@@ -123,9 +125,27 @@ def announce_plan(settings, gpus, plan, balancer=None):
              f"wave {wave_of(plan, settings.host) + 1} of {len(plan)}")
 
 
-def nvidia_toolkit(settings):
-    """NVIDIA Container Toolkit from NVIDIA's apt repo (key fingerprint checked); returns
-    the package operation, whose change means docker must restart to see the GPUs."""
+@dataclass(frozen=True)
+class EngineRelease:
+    """What a host's wave changes in its Docker engine (`install_docker` returns it,
+    `engine_changes` applies it): daemon.json, package pins, the NVIDIA toolkit."""
+
+    daemon_json: str
+    pinned: dict = field(default_factory=dict)  # {package: version}, upgraded in the wave
+    nvidia_packages: tuple = ()  # GPU profiles: the toolkit, installed in the wave
+
+
+@dataclass(frozen=True)
+class FirewallRelease:
+    """The ruleset a host's wave loads (`service_firewall` returns it)."""
+
+    text: str
+    config_sha256: str
+
+
+def nvidia_repo(settings):
+    """NVIDIA's apt repo for the Container Toolkit (key fingerprint checked): a source
+    only, the packages come in the host's wave (`engine_changes`)."""
     operations.apt_keyring(name="NVIDIA repo key (fingerprint checked)",
                            url=f"{settings.nvidia_repo_url}/gpgkey",
                            fingerprint=settings.nvidia_repo_key_fingerprint, path=NVIDIA_KEYRING)
@@ -133,19 +153,23 @@ def nvidia_toolkit(settings):
         NVIDIA_SOURCES,
         f"deb [signed-by={NVIDIA_KEYRING}] {settings.nvidia_repo_url}/stable/deb/$(ARCH) /\n",
         "644")])
-    pinned = {name: settings.nvidia_toolkit_version for name in NVIDIA_PACKAGES
-              if settings.nvidia_toolkit_version}
-    return operations.packages_installed(name="NVIDIA Container Toolkit",
-                                         packages=list(NVIDIA_PACKAGES), versions=pinned)
 
 
 @deploy("Install Docker Engine")
 def install_docker(settings):
-    """Docker Engine and compose v2 from the chosen source, daemon.json, service running;
-    on GPU-profile hosts also the NVIDIA Container Toolkit and docker's nvidia runtime.
+    """
+    Docker Engine and compose v2 where they are missing, so that staging can pull and
+    load images: the apt source, the packages (at ``docker_version`` when pinned),
+    daemon.json before Docker's first start, the service enabled and running (a unit left
+    failed by an earlier run is reset). GPU-profile hosts also get NVIDIA's apt source.
 
-    Returns a callable, true at execution time when the GPU runtime (toolkit or
-    daemon.json) changed in this run."""
+    + settings: the host's `Settings`
+
+    An installed engine is not changed here: a new daemon.json, a new ``docker_version``
+    or ``nvidia_toolkit_version`` and the NVIDIA toolkit itself are part of the host's
+    release, applied in its wave (`engine_changes`), canary first. Returns that
+    `EngineRelease`.
+    """
     distro_id, codename = distribution()
     packages = docker_packages(settings, distro_id, codename)
     if settings.docker_source == "docker-repo" or settings.profile.gpu:
@@ -159,54 +183,107 @@ def install_docker(settings):
         operations.managed_paths(name="Docker's apt repo",
                                  files=[("/etc/apt/sources.list.d/docker.sources",
                                          docker_repo_sources(settings, distro_id, codename), "644")])
-    # Checked by dockerd before it replaces the live file; Docker restarts when it changed
-    # (live-restore keeps the containers running) and a failed start restores the old one.
-    daemon = operations.docker_daemon_json(name="Docker daemon.json (checked, restarted on change)",
-                                           text=render_daemon_json(settings))
+    if settings.profile.gpu:
+        nvidia_repo(settings)
+    daemon_json = render_daemon_json(settings)
+    operations.docker_daemon_json(name="Docker daemon.json for Docker's first start",
+                                  text=daemon_json, first_start_only=True)
     pinned = {packages[0]: settings.docker_version} if settings.docker_version else {}
-    operations.packages_installed(name="Docker Engine packages",
-                                              packages=list(packages), versions=pinned)
-    toolkit = nvidia_toolkit(settings) if settings.profile.gpu else None
+    operations.packages_installed(name="Docker Engine packages (where missing)",
+                                  packages=list(packages), versions=pinned, upgrade=False)
     operations.unit_running(name="Docker enabled and running", unit="docker.service")
+    nvidia = NVIDIA_PACKAGES if settings.profile.gpu else ()
+    if settings.nvidia_toolkit_version:
+        pinned.update({name: settings.nvidia_toolkit_version for name in nvidia})
+    return EngineRelease(daemon_json=daemon_json, pinned=pinned, nvidia_packages=nvidia)
 
-    def gpu_runtime_changed():
-        return bool(toolkit and (toolkit.did_change() or daemon.did_change()))
 
-    # A new toolkit must be seen by a running docker (its GPU device driver registers at
-    # start); a changed daemon.json restarted docker already.
-    if toolkit:
-        operations.unit_running(name="Restart Docker (NVIDIA toolkit changed)", unit="docker.service",
-                                restart=True, _if=toolkit.did_change)
-    return gpu_runtime_changed
+def engine_changes(settings, engine, label, go):
+    """
+    The host's Docker engine changes, in its wave (before its servers change): daemon.json
+    (checked by dockerd, Docker restarted, the previous file restored when Docker does not
+    come back), the pinned engine version, the NVIDIA toolkit (Docker restarted to see it).
+
+    + settings: the host's `Settings`
+    + engine: its `EngineRelease` (`install_docker`)
+    + label: the wave's label, for the operations' names
+    + go: the wave's condition (`waves`)
+
+    A failure fails the host, so no further wave starts; with live-restore the running
+    containers survive the restarts, and a load balancer drains the host first
+    (`operations.restart_pending` sees these changes coming). Returns a callable, true at
+    execution time when the engine changed in this run.
+    """
+    daemon = operations.docker_daemon_json(
+        name=f"{label}: Docker daemon.json (checked; restarted, restored on failure)",
+        text=engine.daemon_json, knobs=DAEMON_KNOBS, _if=go)
+    changes = [daemon]
+    engine_pins = {name: version for name, version in engine.pinned.items()
+                   if name not in engine.nvidia_packages}
+    if engine_pins:
+        changes.append(operations.packages_installed(
+            name=f"{label}: Docker Engine at docker_version", packages=list(engine_pins),
+            versions=engine_pins, _if=go))
+    if engine.nvidia_packages:
+        toolkit = operations.packages_installed(
+            name=f"{label}: NVIDIA Container Toolkit", packages=list(engine.nvidia_packages),
+            versions={name: version for name, version in engine.pinned.items()
+                      if name in engine.nvidia_packages}, _if=go)
+        # A new toolkit must be seen by a running docker (its GPU device driver registers
+        # at start); a changed daemon.json restarted docker already.
+        operations.unit_running(name=f"{label}: restart Docker (NVIDIA toolkit changed)",
+                                unit="docker.service", restart=True,
+                                _if=lambda: go() and toolkit.did_change())
+        changes.append(toolkit)
+    if engine_pins or engine.nvidia_packages:
+        operations.unit_running(name=f"{label}: Docker running after the engine change",
+                                unit="docker.service", _if=go)
+    return lambda: any(change.did_change() for change in changes)
 
 
 @deploy("FunASR firewall")
 def service_firewall(settings):
     """
-    Open the service port(s) only to ``funasr_allow_from`` (and loopback), with nftables.
+    Prepare the firewall that opens the service port(s) only to ``funasr_allow_from``
+    (and loopback), with nftables: the package now, the ruleset in the host's wave
+    (`firewall_changes`). Returns its `FirewallRelease`, or None.
 
     + settings: the host's `Settings`
 
     Empty ``funasr_allow_from`` (the default): no firewall is managed and no operation
-    is added, so a converge pays no remote command for it. Otherwise: nftables, the
-    ruleset (templates/firewall.nft.j2: table ``inet funasr_fleet``, a forward-hook chain
-    for Docker's DNATed published ports, an input-hook chain for docker-proxy), loaded
-    when the live table lacks this ruleset's digest, and a oneshot unit that loads it at
-    boot (not nftables.service, whose ``flush ruleset`` would drop Docker's rules too).
+    is added, so a converge pays no remote command for it. Otherwise the ruleset
+    (templates/firewall.nft.j2: table ``inet funasr_fleet``, a forward-hook chain for
+    Docker's DNATed published ports, an input-hook chain for docker-proxy) is loaded in
+    the wave when the live table lacks its digest, and a oneshot unit loads it at boot
+    (not nftables.service, whose ``flush ruleset`` would drop Docker's rules too).
     """
     if not settings.funasr_allow_from:
-        return
+        return None
     ruleset, config_sha256 = rendered_with_digest(lambda digest: render_firewall(settings, digest))
     operations.packages_installed(name="nftables", packages=["nftables"])
+    return FirewallRelease(text=ruleset, config_sha256=config_sha256)
+
+
+def firewall_changes(settings, firewall, label, go):
+    """
+    The host's firewall, in its wave: the ruleset loaded (undone on the spot when it
+    drops this control node's probe, failing the host), then its boot unit.
+
+    + settings: the host's `Settings`
+    + firewall: its `FirewallRelease` (`service_firewall`), or None: nothing to do
+    + label, go: the wave's label and condition (`waves`)
+    """
+    if firewall is None:
+        return
+    operations.nft_table_loaded(name=f"{label}: firewall table {FIREWALL_TABLE} (probe checked)",
+                                path=FIREWALL_RULESET, table=FIREWALL_TABLE, text=firewall.text,
+                                config_sha256=firewall.config_sha256,
+                                probe_urls=[instance.probe_url for instance in settings.instances], _if=go)
     operations.managed_paths(
-        name="Firewall ruleset and its boot unit",
-        directories=[(FIREWALL_DIR, "755")],
-        files=[(FIREWALL_RULESET, ruleset, "644"),
-               (f"/etc/systemd/system/{FIREWALL_UNIT}", render_firewall_unit(FIREWALL_RULESET), "644")],
-    )
-    operations.nft_table_loaded(name=f"Firewall table {FIREWALL_TABLE} loaded", path=FIREWALL_RULESET,
-                                table=FIREWALL_TABLE, config_sha256=config_sha256)
-    operations.unit_running(name="Firewall loaded at boot", unit=FIREWALL_UNIT)
+        name=f"{label}: firewall loaded at boot (unit file)",
+        files=[(f"/etc/systemd/system/{FIREWALL_UNIT}", render_firewall_unit(FIREWALL_RULESET), "644")],
+        _if=go)
+    operations.unit_running(name=f"{label}: firewall loaded at boot", unit=FIREWALL_UNIT, _if=go)
 
 
 def server_certificate(settings, balancer=None, dry=False):
@@ -345,9 +422,18 @@ def docker_gpus_value(settings, gpus):
     return f'"device={",".join(wanted)}"', len(wanted)
 
 
+@dataclass(frozen=True)
+class Staged:
+    """What `funasr_service` staged that the host's wave needs to know, as callables
+    true at execution time: the image changed (pulled or loaded in this run), the GPU
+    server's export copy was made in this run (its next start exports first)."""
+
+    image_changed: object = lambda: False
+    exporting: object = lambda: False
+
+
 @deploy("FunASR service")
-def funasr_service(settings, delivery, cached_models, registry_password="", gpus=(),
-                   gpu_runtime_changed=lambda: False):
+def funasr_service(settings, delivery, cached_models, registry_password=""):
     """
     Stage what a release needs on the host, without touching the running server: the
     service directories, the models and the image (pulled or loaded before any wave, so
@@ -357,12 +443,8 @@ def funasr_service(settings, delivery, cached_models, registry_password="", gpus
     + delivery: an `funasr_fleet.images.ImageTarball` (tarball delivery) or None (pull)
     + cached_models: `funasr_fleet.models.CachedModel` items for the host's model set
     + registry_password: registry password for pull (kept hidden)
-    + gpus: the host's GPUs (`gpus_ready`), for the optional in-container GPU check
-    + gpu_runtime_changed: from `install_docker`; the in-container check runs when it or
-      the image changed (a no-op converge does not start a container)
 
-    Returns a callable for `funasr_release`: true at execution time when the GPU server's
-    export copy was made in this run (its next start exports the TorchScript model).
+    Returns the `Staged` callables for `funasr_release`.
     """
     base = settings.funasr_dir
     operations.managed_paths(name="FunASR service directories",
@@ -381,12 +463,20 @@ def funasr_service(settings, delivery, cached_models, registry_password="", gpus
     copied = export and operations.gpu_export_copied(
         name="GPU server's writable model copy (TorchScript export)", export=export,
         image=settings.image)
-    if settings.profile.gpu and settings.nvidia_verify_in_container:
-        value, expected = docker_gpus_value(settings, gpus)
-        operations.gpus_visible(name="GPUs visible in a container (nvidia-smi -L)",
-                                image=settings.image, gpus=value, expected=expected,
-                                _if=lambda: gpu_runtime_changed() or image.did_change())
-    return lambda: bool(copied and copied.did_change())
+    return Staged(image_changed=image.did_change, exporting=lambda: bool(copied and copied.did_change()))
+
+
+def gpus_checked(settings, gpus, label, go, changed):
+    """In the host's wave, on GPU profiles with ``nvidia_verify_in_container``: a
+    container started from the image lists the GPUs the server gets (``nvidia-smi -L``),
+    when ``changed()`` (the engine or the image changed in this run; a no-op converge
+    starts no container)."""
+    if not (settings.profile.gpu and settings.nvidia_verify_in_container):
+        return
+    value, expected = docker_gpus_value(settings, gpus)
+    operations.gpus_visible(name=f"{label}: GPUs visible in a container (nvidia-smi -L)",
+                            image=settings.image, gpus=value, expected=expected,
+                            _if=lambda: go() and changed())
 
 
 def tls_policy(settings):
@@ -442,6 +532,13 @@ def changed_on(operation, names):
     return changed
 
 
+def rollout_stopped(failed, unreachable):
+    """Whether no further wave may change a host: one of ``failed`` (the run's failed
+    hosts) failed while the run executes. Those in ``unreachable`` could not be reached
+    at the start; they are left out of the run and do not stop it."""
+    return bool(set(failed) - set(unreachable))
+
+
 def waves(settings, plan, balancer=None, pending=None):
     """Yield ``(label, in_wave, go)`` for every wave of ``plan``, on every host.
 
@@ -466,7 +563,7 @@ def waves(settings, plan, balancer=None, pending=None):
     unreachable = set(state.failed_hosts)
     for wave in host.loop(range(len(plan))):
         label = f"Wave {wave + 1}/{len(plan)}"
-        go = lambda wave=wave: wave == mine and not state.failed_hosts - unreachable  # noqa: E731
+        go = lambda wave=wave: wave == mine and not rollout_stopped(state.failed_hosts, unreachable)  # noqa: E731
         if balancer:
             restarting = changed_on(pending(label, go), set(plan[wave]))
             operations.balancer_configured(
@@ -496,37 +593,45 @@ def load_balancer(settings, balancer):
     operations.unit_running(name="nginx enabled and running", unit="nginx.service")
 
 
-def release_pending(settings, config_sha256):
+def release_pending(settings, config_sha256, engine=None):
     """``pending`` for `waves`: the host's servers restart in its wave (``config_sha256``
-    None: a rollback, always; else when `operations.compose_up` is about to recreate them)."""
+    None: a rollback, always; else when `operations.compose_up` is about to recreate them),
+    or its Docker engine restarts (``engine``: its `EngineRelease`)."""
     services = [] if settings.is_balancer else [instance.service for instance in settings.instances]
 
     def pending(label, go):
         return operations.restart_pending(name=f"{label}: servers about to restart",
                                           project=settings.funasr_project, image=settings.image,
-                                          services=services, config_sha256=config_sha256, _if=go)
+                                          services=services, config_sha256=config_sha256,
+                                          daemon_json=engine.daemon_json if engine else None,
+                                          pinned=engine.pinned if engine else None, _if=go)
     return pending
 
 
 @deploy("FunASR release")
 def funasr_release(settings, cached_models, plan, balancer=None, certificate=None,
-                   exporting=None):
+                   staged=Staged(), engine=None, firewall=None, gpus=()):
     """
-    Apply the host's release in its wave: write the configuration (keeping the previous
-    release's files), recreate the containers, then the health gate (record or roll back).
+    Apply the host's release in its wave: its Docker engine and firewall changes, the
+    configuration (keeping the previous release's files), the containers recreated,
+    then the health gate (record or roll back).
 
     + settings: the host's `Settings`
     + cached_models: the host's `CachedModel` items (their digests are in the config)
     + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
     + balancer: the fleet's `Balancer` as this host sees it (None: no load balancer)
     + certificate: the host's `tls.CertificateFiles` (`server_certificate`); None for plain ws
-    + exporting: from `funasr_service`: the GPU server's next start exports first (its gate
-      allows for that)
+    + staged: from `funasr_service` (the image changed; the GPU server's next start
+      exports first, and its gate allows for that)
+    + engine: the host's `EngineRelease` (`install_docker`); None: Docker is not touched
+    + firewall: the host's `FirewallRelease` (`service_firewall`), or None
+    + gpus: the host's GPUs (`gpus_ready`), for the in-container GPU check
 
     Every host carries every wave's operations, so each wave's gate runs before the
     next wave's changes on any host; a host changes only in its own wave, and only while
-    no host has failed (a failed gate rolls its host back and stops the rollout). A load
-    balancer host carries only the drain and take-back operations.
+    no host has failed (a failed engine change, firewall or gate stops the rollout; a
+    failed gate rolls its host back). A load balancer host carries only the drain and
+    take-back operations.
     """
     files, config_sha256 = (((), None) if settings.is_balancer
                             else release_files(settings, cached_models, certificate))
@@ -537,12 +642,16 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
     if export:
         release["exports"] = [export.key]
     base = settings.funasr_dir
-    gate = gate_for(settings, exporting)
+    gate = gate_for(settings, staged.exporting)
+    pending = release_pending(settings, config_sha256, engine)
     # One loop (one call site) for every host: pyinfra identifies an operation by where it
     # is called, and the balancer's copies must be the servers' copies.
-    for label, in_wave, go in waves(settings, plan, balancer, release_pending(settings, config_sha256)):
+    for label, in_wave, go in waves(settings, plan, balancer, pending):
         if settings.is_balancer:
             continue
+        engine_changed = engine_changes(settings, engine, label, go) if engine else (lambda: False)
+        gpus_checked(settings, gpus, label, go, lambda: engine_changed() or staged.image_changed())
+        firewall_changes(settings, firewall, label, go)
         operations.managed_paths(name=f"{label}: FunASR configuration files (previous kept)",
                                  files=files, backup_dir=f"{base}/previous", _if=go)
         operations.compose_up(name=f"{label}: FunASR server running this configuration",

@@ -8,6 +8,7 @@ converged host costs one remote command per operation.
 
 import datetime
 import json
+import re
 import time
 from dataclasses import dataclass
 from io import BytesIO
@@ -35,7 +36,7 @@ from .facts import (
     SystemdUnitState,
 )
 from .models import MANIFEST, transfer_tree
-from .probe import wait_until_healthy
+from .probe import reaches, wait_until_healthy
 from .render import EXPORTS_DIR, render_balancer
 from .transfer import SshRsyncCommand, can_rsync, local_rsync_version, ssh_ciphers
 
@@ -43,12 +44,14 @@ APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 
 
 @operation()
-def packages_installed(packages, versions=None):
+def packages_installed(packages, versions=None, upgrade=True):
     """
     Install Debian packages that are missing (or not at the pinned version).
 
     + packages: package names
     + versions: optional ``{name: version}`` pins
+    + upgrade: False: only missing packages are installed (at their pin); an installed
+      package at another version is left for a later operation (e.g. in the host's wave)
 
     ``apt-get update`` runs only when something must be installed, so a converged
     host costs one ``dpkg-query``.
@@ -67,7 +70,7 @@ def packages_installed(packages, versions=None):
     wanted = [
         f"{name}={versions[name]}" if versions.get(name) else name
         for name in packages
-        if name not in installed or (versions.get(name) and installed[name] != versions[name])
+        if name not in installed or (upgrade and versions.get(name) and installed[name] != versions[name])
     ]
     if wanted:
         yield f"{APT_ENV} apt-get update -q"
@@ -191,18 +194,25 @@ def unit_running(unit, restart=False):
 
 
 DAEMON_JSON = "/etc/docker/daemon.json"
+# Where the distribution's (docker.io) and Docker's (docker-ce) packages install dockerd.
+DOCKERD_PATHS = ("/usr/sbin/dockerd", "/usr/bin/dockerd")
 # How long a restarted dockerd may take to answer `docker info` before it counts as failed.
 DOCKER_START_SECONDS = 60
 
 
 @operation()
-def docker_daemon_json(text, path=DAEMON_JSON):
+def docker_daemon_json(text, path=DAEMON_JSON, knobs=None, first_start_only=False):
     """
     Install Docker's daemon.json only after dockerd accepted it, restart Docker, and
     put the previous file back if Docker does not come back.
 
     + text: the daemon.json content (`funasr_fleet.render.render_daemon_json`)
     + path: where dockerd reads it
+    + knobs: ``{daemon.json key: the data that sets it}``, to name what changed when
+      Docker does not come back (`funasr_fleet.render.DAEMON_KNOBS`)
+    + first_start_only: only where Docker is not installed yet (dockerd absent) is the
+      file put in place, for its first start; an installed engine is left alone (the
+      change is applied later, in the host's wave)
 
     A changed file is uploaded beside the live one and checked with ``dockerd --validate
     --config-file`` where the engine has it (Docker 23.0 and later; an older engine gets
@@ -212,16 +222,19 @@ def docker_daemon_json(text, path=DAEMON_JSON):
     (with ``live-restore`` the containers keep running) and must answer within 60 s.
     Otherwise the previous file is restored, the unit's failed state reset (systemd
     refuses a fourth quick start: "start request repeated too quickly"), Docker started
-    again, and the host fails with one line naming what happened. Where Docker is not
-    installed yet, the file is simply put in place for its first start.
+    again, and the host fails with one line naming the changed keys and their data.
+    Where Docker is not installed yet, the file is simply put in place for its first start.
 
     **Example:**
 
     .. code:: python
 
-        docker_daemon_json(text=render_daemon_json(settings))
+        docker_daemon_json(text=render_daemon_json(settings), knobs=DAEMON_KNOBS)
     """
-    state = (host.get_fact(PathStates, paths=[path]).get(path) or {})
+    states = host.get_fact(PathStates, paths=[path, *DOCKERD_PATHS])
+    if first_start_only and any(dockerd in states for dockerd in DOCKERD_PATHS):
+        return
+    state = states.get(path) or {}
     if state.get("sha256") == sha256_bytes(text.encode("utf-8")):
         if state.get("mode") != "644":
             yield StringCommand("chmod", "644", QuoteString(path))
@@ -229,10 +242,10 @@ def docker_daemon_json(text, path=DAEMON_JSON):
     directory = path.rsplit("/", 1)[0]
     yield StringCommand("mkdir", "-p", "-m", "755", QuoteString(directory))
     yield FileUploadCommand(BytesIO(text.encode("utf-8")), f"{path}.funasr-fleet-new")
-    yield FunctionCommand(_daemon_json_applied, (path,), {})
+    yield FunctionCommand(_daemon_json_applied, (path, text, knobs or {}), {})
 
 
-def _daemon_json_applied(state, host, path):
+def _daemon_json_applied(state, host, path, text, knobs):
     """FunctionCommand body of `docker_daemon_json`: validate, swap, restart, restore."""
     candidate, previous = f"{path}.funasr-fleet-new", f"{path}.funasr-fleet-previous"
     checked, output = host.run_shell_command(StringCommand(
@@ -245,6 +258,8 @@ def _daemon_json_applied(state, host, path):
         host.log_styled(f"daemon.json refused by dockerd --validate ({reason}); the current "
                         "daemon.json stays, Docker was not restarted. Fix the docker_* data.", fg="red")
         return False
+    _, live = host.run_shell_command(StringCommand("cat", QuoteString(path), "2>/dev/null", "||", "true"))
+    changed = daemon_json_changes("\n".join(live.stdout_lines), text, knobs)
     swapped, output = host.run_shell_command(StringCommand(
         "(", "[", "!", "-f", QuoteString(path), "]", "||", "cp", "-p", QuoteString(path),
         QuoteString(previous), ")", "&&", "chmod", "644", QuoteString(candidate), "&&",
@@ -257,17 +272,54 @@ def _daemon_json_applied(state, host, path):
         return True  # not installed or not started yet: its first start reads the new file
     if _docker_restarted(host):
         return True
-    host.run_shell_command(StringCommand(  # the previous file back, or none as before
+    _, journal = host.run_shell_command(
+        "journalctl -u docker.service -n 40 --no-pager -o cat 2>/dev/null || true")
+    reason = dockerd_failure(journal.stdout_lines)
+    _daemon_json_restored(host, path)
+    back = _docker_restarted(host)
+    host.log_styled(f"Docker did not start with the new daemon.json (changed: {changed}; {reason}); "
+                    f"the previous daemon.json was restored and Docker "
+                    f"{'started again' if back else 'STILL DOES NOT START'}. No further wave starts.",
+                    fg="red")
+    return False
+
+
+def _daemon_json_restored(host, path):
+    """Put the previous daemon.json (kept by `_daemon_json_applied`) back, or none as before."""
+    previous = f"{path}.funasr-fleet-previous"
+    host.run_shell_command(StringCommand(
         "if", "[", "-f", QuoteString(previous), "];", "then", "cp", "-p", QuoteString(previous),
         QuoteString(path), ";", "else", "rm", "-f", QuoteString(path), ";", "fi"))
-    back = _docker_restarted(host)
-    _, journal = host.run_shell_command(
-        "journalctl -u docker.service -n 5 --no-pager -o cat 2>/dev/null || true")
-    reason = " | ".join(line for line in journal.stdout_lines if line.strip())[-400:]
-    host.log_styled(f"Docker did not start with the new daemon.json ({reason}); the previous "
-                    f"daemon.json was restored and Docker {'started again' if back else 'STILL DOES NOT START'}"
-                    ". No further wave starts.", fg="red")
-    return False
+
+
+def dockerd_failure(journal):
+    """dockerd's own last words in its unit's journal lines (systemd's lines and dockerd's
+    info and warning lines left out), e.g. ``Unable to get the full path to root (...)``."""
+    systemd = ("docker.service:", "Starting docker", "Started docker", "Stopping docker",
+               "Stopped docker", "Failed to start docker", "docker.socket")
+    said = [line.strip() for line in journal if line.strip() and not line.startswith(systemd)
+            and "level=info" not in line and "level=warning" not in line]
+    if not said:
+        return "see journalctl -u docker.service"
+    last = said[-1]
+    message = re.search(r'msg="((?:[^"\\]|\\.)*)"', last)
+    return (message.group(1) if message else last)[-300:]
+
+
+def daemon_json_changes(live, new, knobs):
+    """The top-level keys whose values differ between two daemon.json texts, each with the
+    data that sets it (``knobs``), e.g. ``data-root (docker_data_root)``; the live text
+    may be empty or unreadable (no file yet)."""
+    def parsed(text):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    before, after = parsed(live), parsed(new)
+    keys = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+    return ", ".join(f"{key} ({knobs[key]})" if key in knobs else key for key in keys) or "nothing"
 
 
 def _docker_restarted(host):
@@ -292,31 +344,77 @@ def _docker_restarted(host):
 
 
 @operation()
-def nft_table_loaded(path, table, config_sha256):
+def nft_table_loaded(path, table, text, config_sha256, probe_urls=()):
     """
-    Load an nftables file that replaces one table, when the live table is not that file's.
+    Install and load an nftables file that replaces one table, when the live table or
+    the file is not this one; undo it on the spot when it cuts the control node off.
 
-    + path: the ruleset file on the host (written by `managed_paths`)
+    + path: where the ruleset file lives on the host (a boot unit loads it)
     + table: the table the file replaces, ``"FAMILY NAME"``, e.g. ``"inet funasr_fleet"``
+    + text: the file's content; it must replace only its own table: ``table FAMILY NAME
+      {}`` (created if missing), ``delete table FAMILY NAME``, then the definition
     + config_sha256: the digest the file gives its table as comment
       (``comment "funasr-fleet config-sha256 <hex>"``, see `funasr_fleet.render.render_firewall`)
+    + probe_urls: the servers' probe URLs; after loading, each must still be reached from
+      this control node (`funasr_fleet.probe.reaches`)
 
-    The file must replace only its own table: ``table FAMILY NAME {}`` (created if
-    missing), ``delete table FAMILY NAME``, then the table's definition. ``nft -f`` applies
-    it in one transaction, so the old rules stay until the new ones are in, and no other
-    table (Docker's iptables-nft rules) is touched. One fact reads the live table's digest:
-    a table that already carries ``config_sha256`` costs nothing.
+    The new file is loaded from beside the live one: ``nft -f`` applies it in one
+    transaction (the old rules stay until the new ones are in; no other table, such as
+    Docker's iptables-nft rules, is touched). When a probe URL is then dropped on the way,
+    the table as it was is loaded back (or deleted, when there was none), the file is not
+    installed, and the host fails with one line: the health gate could never pass.
+    Otherwise the file replaces the live one. One fact reads the live table's digest and
+    the file's: a converged host costs one command.
 
     **Example:**
 
     .. code:: python
 
         nft_table_loaded(path="/etc/funasr-fleet/firewall.nft", table="inet funasr_fleet",
-                         config_sha256=digest)
+                         text=ruleset, config_sha256=digest, probe_urls=["ws://asr-1:10095"])
     """
-    if host.get_fact(NftTableDigest, table=table) == config_sha256:
+    state = host.get_fact(NftTableDigest, table=table, path=path)
+    in_file = state["file"] == sha256_bytes(text.encode("utf-8"))
+    if state["live"] == config_sha256 and in_file:
         return
-    yield StringCommand("nft", "-f", QuoteString(path))
+    if state["live"] == config_sha256:  # loaded, but the boot file differs: the file only
+        yield FileUploadCommand(BytesIO(text.encode("utf-8")), f"{path}.funasr-fleet-new")
+        yield StringCommand("chmod", "644", QuoteString(f"{path}.funasr-fleet-new"), "&&", "mv", "-f",
+                            QuoteString(f"{path}.funasr-fleet-new"), QuoteString(path))
+        return
+    yield StringCommand("mkdir", "-p", "-m", "755", QuoteString(path.rsplit("/", 1)[0]))
+    yield FileUploadCommand(BytesIO(text.encode("utf-8")), f"{path}.funasr-fleet-new")
+    yield FunctionCommand(_ruleset_loaded, (path, table, tuple(probe_urls)), {})
+
+
+def _ruleset_loaded(state, host, path, table, probe_urls):
+    """FunctionCommand body of `nft_table_loaded`: keep the live table, load the new
+    file, check the probe still gets through, then install the file or undo the load."""
+    new, kept = QuoteString(f"{path}.funasr-fleet-new"), QuoteString(f"{path}.funasr-fleet-live")
+    family_name = table.split()
+    had, _ = host.run_shell_command(StringCommand(
+        "nft", "list", "table", *family_name, ">", kept, "2>/dev/null"))
+    loaded, output = host.run_shell_command(StringCommand("nft", "-f", new))
+    if not loaded:
+        host.run_shell_command(StringCommand("rm", "-f", new, kept))
+        host.log_styled(f"nft refused the new ruleset ({' '.join(output.stderr_lines)[-300:]}); "
+                        f"table {table} stays as it was. No further wave starts.", fg="red")
+        return False
+    blocked = [url for url in probe_urls if not reaches(url)]
+    if not blocked:
+        host.run_shell_command(StringCommand("chmod", "644", new, "&&", "mv", "-f", new, QuoteString(path),
+                                             "&&", "rm", "-f", kept))
+        return True
+    undo = (StringCommand("(", "echo", QuoteString(f"table {table} {{}}"), ";", "echo",
+                          QuoteString(f"delete table {table}"), ";", "cat", kept, ")", "|", "nft", "-f", "-")
+            if had else StringCommand("nft", "delete", "table", *family_name))
+    undone, _ = host.run_shell_command(undo)
+    host.run_shell_command(StringCommand("rm", "-f", new, kept))
+    host.log_styled(f"the new firewall (funasr_allow_from) drops this control node's probe to "
+                    f"{', '.join(blocked)}: table {table} was put back as it was"
+                    f"{'' if undone else ' (FAILED: check nft list ruleset)'}. Allow the control "
+                    "node's address in funasr_allow_from. No further wave starts.", fg="red")
+    return False
 
 
 @operation()
@@ -664,10 +762,10 @@ def _runs_release(project_state, config_sha256, services):
 
 
 @operation()
-def restart_pending(project, image, services, config_sha256=None):
+def restart_pending(project, image, services, config_sha256=None, daemon_json=None, pinned=None):
     """
-    Report a change when this host's servers are about to be (re)created, so a load
-    balancer can drain them first; changes nothing itself.
+    Report a change when this host's servers are about to be (re)created, or its Docker
+    engine about to restart, so a load balancer can drain them first; changes nothing itself.
 
     + project: compose project name
     + image: the services' image reference
@@ -675,6 +773,12 @@ def restart_pending(project, image, services, config_sha256=None):
       load balancer host)
     + config_sha256: the release's config digest (`compose_up` recreates unless the
       containers run it); None: the servers restart regardless (a rollback)
+    + daemon_json: the daemon.json text the wave installs (`docker_daemon_json` restarts
+      Docker when the live file differs); None: not looked at
+    + pinned: ``{package: version}`` the wave installs (an engine upgrade restarts Docker)
+
+    With live-restore the containers survive a Docker restart, but the published ports
+    are re-wired as dockerd comes back: draining first costs no session.
 
     **Example:**
 
@@ -686,10 +790,21 @@ def restart_pending(project, image, services, config_sha256=None):
     """
     if not services:
         return
-    if config_sha256 is not None and _runs_release(
+    reasons = []
+    if config_sha256 is None or not _runs_release(
             host.get_fact(ComposeProject, project=project, image=image), config_sha256, services):
-        return
-    yield FunctionCommand(_say, (f"servers restart next: {', '.join(services)}",), {})
+        reasons.append(f"servers restart next: {', '.join(services)}")
+    if daemon_json is not None and (host.get_fact(PathStates, paths=[DAEMON_JSON]).get(DAEMON_JSON)
+                                    or {}).get("sha256") != sha256_bytes(daemon_json.encode("utf-8")):
+        reasons.append("Docker restarts next: daemon.json changes")
+    if pinned:
+        installed = host.get_fact(DebPackageVersions, packages=list(pinned))
+        upgrades = sorted(name for name, version in pinned.items()
+                          if name in installed and installed[name] != version)
+        if upgrades:
+            reasons.append(f"Docker restarts next: {', '.join(upgrades)} change version")
+    if reasons:
+        yield FunctionCommand(_say, ("; ".join(reasons),), {})
 
 
 def _say(state, host, message):

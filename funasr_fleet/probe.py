@@ -188,6 +188,27 @@ def wait_until_healthy(url, *, mode, tls, start_timeout, probe_timeout, interval
         time.sleep(interval)
 
 
+def reaches(url, timeout=5.0):
+    """Whether packets from this control node get to the server's port at ``url``: the
+    connection is refused or closed, or any byte comes back, within ``timeout`` seconds.
+
+    Not a health check (a stopped server "reaches" too): it tells a firewall that drops
+    the probe's packets from a port nothing answers on. A request is sent after the
+    connect because a TCP proxy on the way (Docker's userland proxy) accepts the
+    connection itself and only then finds the server's port open, refused or silent.
+    """
+    _, address, port = _parse_url(url)
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: funasr-fleet\r\nConnection: close\r\n\r\n")
+            sock.recv(1)  # a byte or EOF: something answered
+            return True
+    except ConnectionError:  # refused or reset: the host answered
+        return True
+    except OSError:  # connect or read timed out, no route: dropped on the way
+        return False
+
+
 def _parse_url(url):
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname or not parts.port:

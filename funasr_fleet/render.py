@@ -235,6 +235,13 @@ def render_hotwords(settings, templates_dir=TEMPLATES_DIR):
                            {"hotwords": sorted(settings.funasr_hotwords.items())}, templates_dir)
 
 
+# What sets each key `daemon_config` writes, to name it when Docker does not start.
+DAEMON_KNOBS = {"log-driver": "funasr-fleet", "log-opts": "docker_log_max_size, docker_log_max_file",
+                "live-restore": "docker_live_restore", "data-root": "docker_data_root",
+                "registry-mirrors": "docker_registry_mirrors",
+                "runtimes": "funasr_profile (the nvidia runtime of GPU profiles)"}
+
+
 def daemon_config(settings):
     """The dict daemon.json holds: log rotation, live-restore, data-root, registry mirrors,
     the nvidia runtime."""

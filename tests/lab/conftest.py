@@ -19,6 +19,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
+# FUNASR_LAB_BREAK=name,...: the lab's runs go through pyinfra with those behaviours off
+# (breaks.py), to show the test of a fault-table row fails without what it claims.
+BREAKS = os.environ.get("FUNASR_LAB_BREAK", "")
+
+
+def pyinfra_command():
+    """The command the lab's deploys run: pyinfra, or pyinfra with BREAKS applied."""
+    if BREAKS:
+        return [sys.executable, str(Path(__file__).with_name("pyinfra_with_breaks.py"))]
+    return [PYINFRA]
 LAB_HOSTS = 4  # lab-1..3: CPU; lab-4: SIMULATED GPU
 LAB_BALANCERS = 1  # lab-5: the load balancer (group lb) in front of lab-1..3
 
@@ -39,7 +49,7 @@ class Lab:
 
     def deploy(self, *args, timeout=900):
         """Run the real command; returns the CompletedProcess (stdout+stderr in .output)."""
-        result = subprocess.run([PYINFRA, "-y", "inventory/lab.py", "deploy.py", *args],
+        result = subprocess.run([*pyinfra_command(), "-y", "inventory/lab.py", "deploy.py", *args],
                                 cwd=REPO, capture_output=True, text=True, timeout=timeout)
         result.output = result.stdout + result.stderr
         return result
@@ -48,7 +58,7 @@ class Lab:
         """Run the deploy; when an output line contains ``marker``, call ``fault(process)``
         once. Returns the CompletedProcess-like result (``.output``, ``.returncode``) and
         whether the fault fired."""
-        process = subprocess.Popen([PYINFRA, "-y", "inventory/lab.py", "deploy.py", *args],
+        process = subprocess.Popen([*pyinfra_command(), "-y", "inventory/lab.py", "deploy.py", *args],
                                    cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         lines, fired = [], False
@@ -77,6 +87,10 @@ class Lab:
     def container(self, name):
         """``docker inspect`` of the FunASR container on lab host ``name``."""
         return json.loads(self.ssh(name, "docker inspect funasr-funasr-1"))[0]
+
+    def docker_started(self, name):
+        """When the host's dockerd last started (CLOCK_MONOTONIC, which the lab's hosts share)."""
+        return int(self.ssh(name, "systemctl show -p ActiveEnterTimestampMonotonic --value docker.service"))
 
     def set_host_data(self, data):
         """Per-host data overrides that inventory/lab.py reads ({} removes them)."""
@@ -107,8 +121,11 @@ def grand_total(output):
 
 @pytest.fixture(scope="session")
 def lab():
+    # FUNASR_LAB_REUSE=1 keeps a running lab as it is (make prove-faults runs one test at
+    # a time on one lab); otherwise every session starts from fresh hosts.
+    fresh = [] if os.environ.get("FUNASR_LAB_REUSE") else ["--fresh"]
     subprocess.run([sys.executable, "-m", "funasr_fleet.lab", "up", "--hosts", str(LAB_HOSTS),
-                    "--lb-hosts", str(LAB_BALANCERS), "--fresh"], cwd=REPO, check=True, timeout=1800)
+                    "--lb-hosts", str(LAB_BALANCERS), *fresh], cwd=REPO, check=True, timeout=1800)
     from funasr_fleet.lab.state import load_state
 
     lab = Lab(load_state())

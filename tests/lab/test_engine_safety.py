@@ -27,32 +27,39 @@ def test_a_registry_mirror_that_is_not_a_url_is_refused_before_any_host_changes(
     assert {name: lab.ssh(name, "sha256sum /etc/docker/daemon.json") for name in lab.hosts} == before
 
 
-def test_docker_that_does_not_come_back_gets_its_previous_daemon_json_and_starts_again(lab):
+def test_docker_that_does_not_come_back_fails_the_canary_only_with_its_previous_daemon_json(lab):
     """A daemon.json that passes every check (ours and dockerd --validate, which does not
-    look at paths or mirrors) but with which dockerd cannot start: here a data-root that is
-    a file. Only the limited host changes; it gets its previous daemon.json back, Docker
-    starts again with it, the server was never down, and the host fails with one line."""
+    look at paths or mirrors) but with which dockerd cannot start on the canary: here a
+    data-root that is a file there (elsewhere the directory would simply be made). The
+    canary gets its previous daemon.json back, Docker starts again with it, its server was
+    never down; the host fails with one line naming the key, and no other host restarts
+    Docker or gets the new file."""
     from funasr_fleet.probe import TlsPolicy, wait_until_healthy
 
-    name = lab.hosts[0]
-    lab.ssh(name, "touch /srv/docker-root-is-a-file")
-    before = lab.ssh(name, "sha256sum /etc/docker/daemon.json")
-    started = lab.container(name)["State"]["StartedAt"]
+    canary, others = lab.hosts[0], lab.hosts[1:]
+    lab.ssh(canary, "touch /srv/docker-root-is-a-file")
+    before = {name: lab.ssh(name, "sha256sum /etc/docker/daemon.json") for name in lab.hosts}
+    docker = {name: lab.docker_started(name) for name in lab.hosts}
+    started = lab.container(canary)["State"]["StartedAt"]
     try:
-        result = lab.deploy("--limit", name, "--limit", "lb",
-                            "--data", "docker_data_root=/srv/docker-root-is-a-file")
+        result = lab.deploy("--data", "docker_data_root=/srv/docker-root-is-a-file")
     finally:
-        lab.ssh(name, "rm -f /srv/docker-root-is-a-file")
+        lab.ssh(canary, "rm -f /srv/docker-root-is-a-file")
     assert result.returncode != 0
-    assert f"[{name}] Docker did not start with the new daemon.json (" in result.output, result.output[-3000:]
-    assert "the previous daemon.json was restored and Docker started again. No further wave starts." \
-        in result.output
-    assert lab.ssh(name, "sha256sum /etc/docker/daemon.json") == before
-    assert lab.ssh(name, "systemctl is-active docker.service").strip() == "active"
+    failure = [line.strip() for line in result.output.splitlines() if "Docker did not start" in line]
+    assert failure == [
+        f"[{canary}] Docker did not start with the new daemon.json (changed: data-root (docker_data_root); "
+        "Unable to get the full path to root (/srv/docker-root-is-a-file): canonical path points to a "
+        "file '/srv/docker-root-is-a-file'); the previous daemon.json was restored and Docker started "
+        "again. No further wave starts."], result.output[-3000:]
+    assert {name: lab.ssh(name, "sha256sum /etc/docker/daemon.json") for name in lab.hosts} == before
+    assert lab.ssh(canary, "systemctl is-active docker.service").strip() == "active"
+    assert lab.docker_started(canary) > docker[canary]  # it did restart (twice) ...
+    assert {name: lab.docker_started(name) for name in others} == {name: docker[name] for name in others}
     # live-restore: the server container kept running through both dockerd restarts (its
     # published port may take a moment to answer again after the second one)
-    assert lab.container(name)["State"]["StartedAt"] == started
-    url = f"ws://127.0.0.1:{lab.entry(name)['service_ports']['10095']}"
+    assert lab.container(canary)["State"]["StartedAt"] == started
+    url = f"ws://127.0.0.1:{lab.entry(canary)['service_ports']['10095']}"
     assert wait_until_healthy(url, mode="2pass", tls=TlsPolicy(), start_timeout=30, probe_timeout=5).ok
     # The failed host was left out of the balancer; the next run with good data puts it
     # back (its only change), and the one after changes nothing.

@@ -8,6 +8,7 @@ the same command converges. The disk-full faults are in test_models.py (models) 
 """
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -68,7 +69,11 @@ def test_a_host_unreachable_at_the_start_does_not_stop_the_others(faults_lab):
     finally:
         subprocess.run(["docker", "exec", container, "systemctl", "start", "ssh"], check=True)
     assert result.returncode != 0  # the run says a host was missed
-    assert f"[{down}] Could not connect" in result.output or f"{down}" in result.output
+    # pyinfra's connect error for that host (through the lab's port proxy, sshd's absence
+    # shows as a closed connection: "SSH error"; on a real network "Could not connect")
+    assert re.search(rf"^\s*\[{down}\] (Could not connect|SSH error|EOF error) \(", result.output,
+                     re.MULTILINE), result.output[-4000:]
+    assert f"[{down}] Connected" not in result.output
     for name in lab.hosts:
         if name != down:  # every reachable host converged, wave by wave, and passed its gate
             assert "故障演练" in lab.ssh(name, "cat /opt/funasr/hotwords.txt"), name
@@ -89,7 +94,10 @@ def test_ssh_cut_mid_run_stops_the_rollout_and_loses_nothing(faults_lab):
 
     result, fired = lab.deploy_with_fault("Wave 1/3: FunASR configuration files", cut_ssh)
     assert fired and result.returncode != 0, result.output[-4000:]
-    assert f"[{cut}]" in result.output
+    # the cut host failed, and the hosts of the later waves say why they did not change
+    for name in lab.hosts[2:]:
+        assert f"[{name}] not changed: the rollout stopped after {cut} failed" in result.output, \
+            result.output[-4000:]
     for name in lab.hosts:
         now = kept(lab, name)
         assert now["models"] == before[name]["models"]
@@ -101,12 +109,18 @@ def test_ssh_cut_mid_run_stops_the_rollout_and_loses_nothing(faults_lab):
     assert all("故障演练" in lab.ssh(name, "cat /opt/funasr/hotwords.txt") for name in lab.hosts)
 
 
-def test_the_server_comes_back_by_itself_after_a_docker_restart(faults_lab):
+def test_the_server_keeps_running_through_a_docker_restart(faults_lab):
+    """live-restore (docker_live_restore, on by default): dockerd restarts, the server's
+    container does not (same start time, no restart counted) and answers again."""
     lab = faults_lab
     name = lab.hosts[0]
     before = kept(lab, name)
+    container = lab.container(name)
     lab.ssh(name, "systemctl restart docker")
-    assert wait_healthy(lab, name), "the server did not come back after the docker restart"
+    assert wait_healthy(lab, name), "the server did not answer again after the docker restart"
+    after = lab.container(name)
+    assert (after["State"]["StartedAt"], after["RestartCount"]) == \
+        (container["State"]["StartedAt"], container["RestartCount"])
     assert all(lab.probe(other)[0] == 0 for other in lab.hosts if other != name)
     result = lab.deploy()
     assert result.returncode == 0 and grand_total(result.output)[1] == 0, result.output[-4000:]
@@ -147,8 +161,15 @@ def test_ctrl_c_mid_rollout_then_rerun_completes(faults_lab):
         now = kept(lab, name)
         assert now["models"] == before[name]["models"]
         assert now["release"]["current"]["healthy_at"]
-        assert now["hotwords"] in (before[name]["hotwords"], kept(lab, lab.hosts[0])["hotwords"])
-    assert lab.probe(lab.hosts[-1])[0] == 0  # the last wave was never reached: still serving
+    # wave 1 (the canary) finished: new hotwords, healthy; wave 3 was never reached:
+    # untouched and serving; wave 2 was interrupted between two operations: each of its
+    # hosts either kept everything or has the new files and still serves
+    canary, last = lab.hosts[0], lab.hosts[-1]
+    assert "故障演练" in kept(lab, canary)["hotwords"] and lab.probe(canary)[0] == 0
+    assert kept(lab, last) == before[last] and lab.probe(last)[0] == 0
+    for name in lab.hosts[1:-1]:
+        now = kept(lab, name)
+        assert now == before[name] or "故障演练" in now["hotwords"], name
     balancer_config = "cat /etc/nginx/modules-enabled/90-funasr-fleet-stream.conf"
     assert " down;" in lab.ssh(lab.balancers[0], balancer_config)  # wave 2 was drained, then Ctrl-C
     converges_again(lab)

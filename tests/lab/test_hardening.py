@@ -57,14 +57,28 @@ def test_firewall_admits_listed_sources_only_and_leaves_dockers_rules(lab):
         assert "config-sha256" in lab.ssh(target, "nft list table inet funasr_fleet")
         assert lab.ssh(target, "systemctl is-enabled funasr-fleet-firewall.service").strip() == "enabled"
         assert probe(url).ok  # Docker's DNAT still works next to our table
+        assert lab.ssh(target, loopback).strip() == "open"  # loopback is always allowed
         again = lab.deploy()
         assert grand_total(again.output)[1:3] == (0, 0), again.output[-5000:]
 
-        lab.set_host_data({target: {"funasr_allow_from": ["192.0.2.0/24"], "funasr_start_timeout": 5}})
+        # A list without the control node (validation cannot tell here: the lab is probed
+        # through 127.0.0.1): loaded in the host's wave, found to drop the probe, and put
+        # back on the spot; the host fails, no later wave starts, the server still serves.
+        live = lab.ssh(target, "nft list table inet funasr_fleet")
+        ruleset = lab.ssh(target, "sha256sum /etc/funasr-fleet/firewall.nft")
+        others = {name: lab.container(name)["State"]["StartedAt"] for name in lab.hosts if name != target}
+        lab.set_host_data({target: {"funasr_allow_from": ["192.0.2.0/24"]},
+                           **{name: {"funasr_hotwords": {"防火墙": 20}} for name in others}})
         blocked = lab.deploy()
-        assert blocked.returncode != 0 and "FunASR unhealthy at" in blocked.output, blocked.output[-5000:]
-        assert not probe(url, connect_timeout=3, timeout=3).ok
-        assert lab.ssh(target, loopback).strip() == "open"  # loopback is always allowed
+        assert blocked.returncode != 0, blocked.output[-5000:]
+        assert (f"[{target}] the new firewall (funasr_allow_from) drops this control node's probe to "
+                f"{url}: table inet funasr_fleet was put back as it was.") in blocked.output, blocked.output[-5000:]
+        assert lab.ssh(target, "nft list table inet funasr_fleet") == live
+        assert lab.ssh(target, "sha256sum /etc/funasr-fleet/firewall.nft") == ruleset
+        assert probe(url).ok
+        for name in others:  # the canary failed: no later wave changed its servers
+            assert "防火墙" not in lab.ssh(name, "cat /opt/funasr/hotwords.txt"), name
+            assert lab.container(name)["State"]["StartedAt"] == others[name]
     finally:
         lab.set_host_data({})
         lab.ssh(target, FIREWALL_CLEANUP, check=False)
@@ -85,13 +99,16 @@ def test_no_secret_in_a_full_deploys_output_verbose_or_dry(lab, tmp_path, monkey
     lab.set_host_data({target: data})
     try:
         dry = lab.deploy("--dry")  # the new certificate and key are a pending change here
-        verbose = lab.deploy("-vvv")  # and uploaded here, every command printed
+        assert not tls_dir.exists()  # --dry issued nothing
+        verbose = lab.deploy("-vvv")  # issued and uploaded here, every command printed
+        # the keys this verbose run issued and uploaded (read before any later run)
+        keys = [tls.host_files(tls_dir, target).key.read_text(), tls.ca_files(tls_dir).key.read_text()]
         lab.set_host_data({target: {**data, "funasr_tls_sans": ["asr.example.internal"]}})
-        reissued = lab.deploy("--dry", "-vvv")
+        reissued = lab.deploy("--dry", "-vvv")  # a re-issue pending, shown, not made
+        assert [tls.host_files(tls_dir, target).key.read_text(), tls.ca_files(tls_dir).key.read_text()] == keys
     finally:
         lab.set_host_data({})
     assert verbose.returncode == 0, verbose.output[-4000:]
-    keys = [tls.host_files(tls_dir, target).key.read_text(), tls.ca_files(tls_dir).key.read_text()]
     secrets = [password] + [line for key in keys for line in key.splitlines()[1:-1] if len(line) > 16]
     for run in (dry, verbose, reissued):
         assert "PRIVATE KEY" not in run.output

@@ -159,3 +159,41 @@ def test_a_full_disk_on_a_host_fails_that_host_and_keeps_its_models_and_server(l
         assert f"[{other}] FunASR healthy" in result.output
     final = lab.deploy()
     assert final.returncode == 0 and grand_total(final.output)[1] == 0, final.output[-3000:]
+
+
+LIVE_MODELS = ("find /opt/funasr/models -name .funasr-fleet-staging -prune -o -type f -print0 "
+               "| sort -z | xargs -0 sha256sum")
+# rsync on the host that, once it has written the files, cuts every SSH session (its own
+# and pyinfra's): the connection drops after the new revision reached the staging area,
+# before it is renamed into place.
+CUTTING_RSYNC = ("printf '#!/bin/sh\\n/usr/bin/rsync \"$@\"; code=$?\\n"
+                 "pkill -KILL -f \"sshd-session|sshd: root@\"\\nexit $code\\n' > /usr/local/bin/rsync "
+                 "&& chmod 755 /usr/local/bin/rsync")
+
+
+def test_ssh_cut_while_models_are_staged_leaves_the_live_models_and_a_rerun_completes(lab):
+    name = lab.hosts[0]
+    live = lab.ssh(name, LIVE_MODELS)
+    started = lab.container(name)["State"]["StartedAt"]
+    lab.ssh(name, CUTTING_RSYNC)
+    every_host(lab, vad_revision("v2.0.7"))
+    try:
+        result = lab.deploy()
+    finally:
+        lab.ssh(name, "rm -f /usr/local/bin/rsync")
+    try:
+        assert result.returncode != 0, result.output[-3000:]
+        # staging failed on that host: its live model directories are as they were, its
+        # server untouched, and no wave changed any host (staging is before every wave)
+        assert lab.ssh(name, LIVE_MODELS) == live
+        assert lab.container(name)["State"]["StartedAt"] == started and lab.probe(name)[0] == 0
+        for other in lab.hosts:
+            assert VAD_DIR.format("v2.0.7") not in lab.ssh(
+                other, "docker inspect -f '{{join .Args \" \"}}' funasr-funasr-1"), other
+        rerun = lab.deploy()  # the same command completes
+        assert rerun.returncode == 0, rerun.output[-3000:]
+        assert f"--vad-dir /workspace/models/{VAD_DIR.format('v2.0.7').split('/models/')[1]}" in lab.ssh(
+            name, "docker inspect -f '{{join .Args \" \"}}' funasr-funasr-1")
+    finally:
+        lab.set_host_data({})
+        assert lab.deploy().returncode == 0

@@ -48,41 +48,75 @@ def fronted_lab(lab):
     assert lab.deploy().returncode == 0  # back to the lab's default release
 
 
-def test_a_client_streaming_through_the_balancer_sees_no_failed_session_during_an_upgrade(fronted_lab):
-    lab = fronted_lab
-    balancer = lab.balancers[0]
-    url = f"ws://127.0.0.1:{lab.entry(balancer)['service_ports']['10095']}"
-    before = {name: lab.container(name)["State"]["StartedAt"] for name in cpu_hosts(lab)}
+def streaming(url, run):
+    """``run()`` while CLIENTS clients stream through ``url`` back to back (from before it
+    starts until after it ends); returns ``(its result, every session, began, finished)``."""
     stop, clients = threading.Event(), []
     for _ in range(CLIENTS):
         sessions = []
         thread = threading.Thread(target=stream_until, args=(stop, url, sessions), daemon=True)
         thread.start()
         clients.append((thread, sessions))
-    time.sleep(4)  # sessions in flight before the upgrade starts
-    set_version(lab, V2)
+    time.sleep(4)  # sessions in flight before the run starts
     began = time.time()
-    result = lab.deploy()
+    result = run()
     finished = time.time()
     time.sleep(4)
     stop.set()
     for thread, _ in clients:
         thread.join(timeout=30)
+    for _, sessions in clients:
+        assert sessions[0][0] < began and sessions[-1][1] > finished
+        gaps = [nxt[0] - prev[1] for prev, nxt in zip(sessions, sessions[1:])]
+        assert max(gaps) < 1.0, gaps  # back to back: no pause in which a failure could hide
+    return result, [session for _, sessions in clients for session in sessions], began, finished
+
+
+def balancer_url(lab):
+    return f"ws://127.0.0.1:{lab.entry(lab.balancers[0])['service_ports']['10095']}"
+
+
+def test_a_client_streaming_through_the_balancer_sees_no_failed_session_during_an_upgrade(fronted_lab):
+    lab = fronted_lab
+    balancer = lab.balancers[0]
+    before = {name: lab.container(name)["State"]["StartedAt"] for name in cpu_hosts(lab)}
+
+    def upgrade():
+        set_version(lab, V2)
+        return lab.deploy()
+    result, sessions, _, _ = streaming(balancer_url(lab), upgrade)
     assert result.returncode == 0, result.output[-4000:]
     # The upgrade happened: every server restarted on v2, drained first, wave by wave.
     for name in cpu_hosts(lab):
         container = lab.container(name)
         assert container["Config"]["Image"].endswith(V2) and container["State"]["StartedAt"] != before[name]
     # The clients streamed the whole time, and not one session failed.
-    every = [session for _, sessions in clients for session in sessions]
-    failures = [session for session in every if not session[2]]
+    failures = [session for session in sessions if not session[2]]
     assert failures == [], failures
-    for _, sessions in clients:
-        assert sessions[0][0] < began and sessions[-1][1] > finished
-        gaps = [nxt[0] - prev[1] for prev, nxt in zip(sessions, sessions[1:])]
-        assert max(gaps) < 1.0, gaps  # back to back: no pause in which a failure could hide
     assert f"[{balancer}] drained: lab-1 (sessions begun before finished)" in result.output
     assert f"[{balancer}] drained: lab-2, lab-3 (sessions begun before finished)" in result.output
+
+
+def test_a_daemon_json_change_restarts_docker_wave_by_wave_under_live_sessions(lab):
+    """A key only daemon.json holds (registry mirrors; no pull uses it here): Docker
+    restarts on each host in its wave, drained first; live-restore keeps every FunASR
+    container running, and the clients streaming through the balancer lose no session."""
+    mirrors = 'docker_registry_mirrors=["http://127.0.0.1:5999"]'
+    containers = {name: lab.container(name)["State"]["StartedAt"] for name in lab.hosts}
+    docker = {name: lab.docker_started(name) for name in lab.hosts}
+    try:
+        result, sessions, _, _ = streaming(balancer_url(lab), lambda: lab.deploy("--data", mirrors))
+        assert result.returncode == 0, result.output[-4000:]
+        restarted = {name: lab.docker_started(name) for name in lab.hosts}
+        assert all(restarted[name] > docker[name] for name in lab.hosts), (docker, restarted)
+        # wave by wave: lab-1 (canary), then lab-2 and lab-3, then lab-4
+        assert restarted["lab-1"] < min(restarted["lab-2"], restarted["lab-3"])
+        assert max(restarted["lab-2"], restarted["lab-3"]) < restarted["lab-4"]
+        assert {name: lab.container(name)["State"]["StartedAt"] for name in lab.hosts} == containers
+        assert [session for session in sessions if not session[2]] == []
+        assert "Docker restarts next: daemon.json changes" in result.output
+    finally:
+        assert lab.deploy().returncode == 0  # back to the lab's daemon.json, wave by wave
 
 
 def test_clients_are_pointed_at_the_balancer(lab):

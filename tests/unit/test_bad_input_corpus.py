@@ -135,3 +135,12 @@ def test_the_corpus_covers_at_least_30_cases_and_every_kind_of_input():
     assert len(CORPUS) >= 30
     assert {"funasr_hotwords", "funasr_models", "funasr_image_tag", "funasr_dir", "funasr_tls_cert",
             "funasr_prot", "funasr_allow_from", "funasr_tls_sans", "funasr_registry_password_file"} <= keys
+
+
+def test_the_readme_states_the_corpus_size():
+    import re
+
+    from helpers import REPO
+
+    stated = re.search(r"bad input \((\d+) unit cases", (REPO / "README.md").read_text(encoding="utf-8"))
+    assert stated and int(stated.group(1)) == len(CORPUS)

@@ -94,6 +94,26 @@ def test_restart_pending_changes_only_when_compose_would_recreate():
                          services=[], config_sha256=None)[0] == []
 
 
+def test_restart_pending_changes_when_the_waves_engine_change_restarts_docker():
+    from funasr_fleet.digest import sha256_text
+
+    image_id, text = "sha256:new", '{"live-restore": true}\n'
+    running = {"containers": [{"status": "running", "image_id": image_id, "labels": {
+        "com.docker.compose.service": "funasr", "io.funasr-fleet.config-sha256": "abc"}}],
+        "image_id": image_id}
+    live = {"/etc/docker/daemon.json": {"type": "file", "sha256": sha256_text(text)}}
+    kwargs = {"project": "funasr", "image": "img:1", "services": ["funasr"], "config_sha256": "abc"}
+    facts = {"ComposeProject": running, "PathStates": live, "DebPackageVersions": {"docker.io": "26"}}
+    assert run_operation(operations.restart_pending, facts, daemon_json=text,
+                         pinned={"docker.io": "26"}, **kwargs)[0] == []
+    _, host = run_operation(operations.restart_pending, {**facts, "PathStates": {}}, daemon_json=text, **kwargs)
+    assert host.logs == [] and len(host.yielded) == 1
+    assert "Docker restarts next: daemon.json changes" in repr(host.yielded[0])
+    _, host = run_operation(operations.restart_pending, facts, daemon_json=text,
+                            pinned={"docker.io": "27", "nvidia-container-toolkit": "1.17"}, **kwargs)
+    assert "Docker restarts next: docker.io change version" in repr(host.yielded[0])  # not a first install
+
+
 def test_a_limit_without_the_balancer_in_front_of_targeted_servers_is_refused_with_the_command():
     from funasr_fleet.balancer import check_limit
 

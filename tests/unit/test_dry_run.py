@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from pyinfra.context import ctx_host
@@ -110,8 +111,14 @@ def test_dry_lists_a_revision_once_for_the_whole_fleet(hub, tmp_path):
     for fake in (first, second):
         with ctx_host.use(fake):
             planned_inputs(settings)
-    listings = [request for request in hub.requests if request["path"].endswith("/repo/files")]
-    assert len(listings) == len(set(settings.funasr_models.values()))
+    wanted = len(set(settings.funasr_models.values()))
+    deadline = time.monotonic() + 5  # the hub records a request after its reply was sent
+    while True:
+        listings = [request for request in hub.requests if request["path"].endswith("/repo/files")]
+        if len(listings) >= wanted or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(listings) == wanted
     assert len(second.logs) == len(first.logs) > 0  # each host still says what it gets
 
 

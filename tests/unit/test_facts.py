@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from funasr_fleet.digest import sha256_text
 from funasr_fleet.facts import (
     ComposeContainers,
     DebPackageVersions,
@@ -108,15 +109,24 @@ def test_nvidia_gpus_says_why_there_are_none(tmp_path):
     assert NvidiaGpus().process([])["error"] == "nvidia-smi lists no GPU"
 
 
-def test_nft_table_digest_reads_the_comment_of_the_live_table():
+def test_nft_table_digest_reads_the_comment_of_the_live_table_and_the_files_digest(tmp_path):
+    import subprocess
+
     digest = "ab" * 32
     listing = ["table inet funasr_fleet {", f'\tcomment "funasr-fleet config-sha256 {digest}"',
                "\tset allowed_v4 {", "\t}", "}"]
-    assert NftTableDigest().process(listing) == digest
-    assert NftTableDigest().process(["table inet funasr_fleet {", "}"]) is None  # edited by hand
-    assert NftTableDigest().process([]) is None  # no table
-    assert NftTableDigest().command(table="inet funasr_fleet") == \
-        "nft list table inet funasr_fleet 2>/dev/null || true"
+    assert NftTableDigest().process(listing) == {"live": digest, "file": None}
+    assert NftTableDigest().process(["table inet funasr_fleet {", "}"])["live"] is None  # edited by hand
+    assert NftTableDigest().process([]) == {"live": None, "file": None}  # no table, no file
+    ruleset = tmp_path / "firewall.nft"
+    ruleset.write_text("table inet funasr_fleet {}\n")
+    # the real command, without nft on PATH (not installed yet): never fails, reads the file
+    command = NftTableDigest().command(table="inet funasr_fleet", path=str(ruleset))
+    run = subprocess.run(["sh", "-c", command], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert run.returncode == 0
+    assert NftTableDigest().process(run.stdout.splitlines()) == {
+        "live": None, "file": sha256_text("table inet funasr_fleet {}\n")}
 
 
 def test_model_manifests_command_lists_model_directories_and_never_fails(tmp_path):

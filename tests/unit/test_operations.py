@@ -31,6 +31,15 @@ def test_packages_installed_updates_then_installs_missing_and_pinned():
     assert commands[1].endswith("--no-install-recommends docker.io=26 docker-compose")
 
 
+def test_packages_installed_without_upgrade_installs_only_missing_packages_at_their_pin():
+    facts = {"DebPackageVersions": {"docker.io": "25"}}
+    args = {"packages": ["docker.io", "docker-compose"], "versions": {"docker.io": "26"}, "upgrade": False}
+    commands, _ = run_operation(operations.packages_installed, facts, **args)
+    assert commands[1].endswith("--no-install-recommends docker-compose")  # docker.io 25 stays
+    commands, _ = run_operation(operations.packages_installed, {"DebPackageVersions": {}}, **args)
+    assert commands[1].endswith("--no-install-recommends docker.io=26 docker-compose")
+
+
 def test_managed_paths_uploads_only_changed_files_and_fixes_modes():
     same = "same\n"
     states = {
@@ -334,13 +343,21 @@ def test_a_host_left_alone_by_a_stopped_rollout_is_not_failed(monkeypatch):
                              "(this host's server: tcp: connection refused)")
 
 
-def test_nft_table_loaded_is_silent_for_the_live_digest_and_loads_the_file_otherwise():
-    args = {"path": "/etc/funasr-fleet/firewall.nft", "table": "inet funasr_fleet", "config_sha256": "d" * 64}
-    commands, host = run_operation(operations.nft_table_loaded, {"NftTableDigest": "d" * 64}, **args)
-    assert commands == [] and host.fact_calls == [("NftTableDigest", {"table": "inet funasr_fleet"})]
+def test_nft_table_loaded_is_silent_for_the_live_digest_and_file_and_checks_the_probe_otherwise():
+    text = "table inet funasr_fleet {}\n"
+    args = {"path": "/etc/funasr-fleet/firewall.nft", "table": "inet funasr_fleet", "text": text,
+            "config_sha256": "d" * 64, "probe_urls": ["ws://asr-1:10095"]}
+    converged = {"live": "d" * 64, "file": sha256_text(text)}
+    commands, host = run_operation(operations.nft_table_loaded, {"NftTableDigest": converged}, **args)
+    assert commands == [] and host.fact_calls == [
+        ("NftTableDigest", {"table": "inet funasr_fleet", "path": "/etc/funasr-fleet/firewall.nft"})]
+    # loaded, but the boot file was edited: the file only, no reload
+    commands, _ = run_operation(operations.nft_table_loaded, {"NftTableDigest": {**converged, "file": None}}, **args)
+    assert "firewall.nft.funasr-fleet-new" in commands[0] and commands[1].startswith("chmod 644 ")
     for live in (None, "0" * 64):  # no table yet, or another ruleset (edited, older)
-        commands, _ = run_operation(operations.nft_table_loaded, {"NftTableDigest": live}, **args)
-        assert commands == ["nft -f /etc/funasr-fleet/firewall.nft"]
+        commands, _ = run_operation(operations.nft_table_loaded,
+                                    {"NftTableDigest": {"live": live, "file": sha256_text(text)}}, **args)
+        assert "_ruleset_loaded" in commands[-1]
 
 
 def test_unit_running_reloads_systemd_when_the_unit_file_changed():
@@ -454,7 +471,10 @@ class ShellHost:
         return path.read_text().splitlines() if path.exists() else []
 
 
-def daemon_files(tmp_path, old='{"old": true}', new='{"new": true}'):
+NEW = '{"new": true}'
+
+
+def daemon_files(tmp_path, old='{"old": true}', new=NEW):
     (tmp_path / "etc").mkdir()
     path = tmp_path / "etc" / "daemon.json"
     if old is not None:
@@ -473,10 +493,47 @@ def test_docker_daemon_json_uploads_beside_the_live_file_only_when_it_differs():
     assert "_daemon_json_applied" in commands[2]
 
 
+@pytest.mark.parametrize("dockerd, writes", [({}, True), ({"/usr/sbin/dockerd": {"type": "file"}}, False),
+                                            ({"/usr/bin/dockerd": {"type": "file"}}, False)])
+def test_before_dockers_first_start_daemon_json_is_written_only_where_docker_is_missing(dockerd, writes):
+    commands, host = run_operation(operations.docker_daemon_json, {"PathStates": dockerd},
+                                   text='{"live-restore": true}\n', first_start_only=True)
+    assert bool(commands) == writes
+    assert host.fact_calls == [("PathStates", {"paths": ["/etc/docker/daemon.json", "/usr/sbin/dockerd",
+                                                         "/usr/bin/dockerd"]})]
+
+
+def test_dockerd_failure_is_dockerds_own_last_line_not_systemds():
+    journal = [  # journalctl -u docker.service -o cat, a data-root that is a file (the lab's)
+        'time="2026-12-01T12:13:20Z" level=info msg="Starting up"',
+        "Unable to get the full path to root (/srv/x): canonical path points to a file '/srv/x'",
+        "docker.service: Main process exited, code=exited, status=1/FAILURE",
+        "Failed to start docker.service - Docker Application Container Engine.",
+        "docker.service: Start request repeated too quickly."]
+    assert operations.dockerd_failure(journal) == (
+        "Unable to get the full path to root (/srv/x): canonical path points to a file '/srv/x'")
+    assert operations.dockerd_failure(
+        ['time="x" level=error msg="failed to start daemon: invalid \\"mirror\\""'] + journal[2:]) == \
+        'failed to start daemon: invalid \\"mirror\\"'
+    assert operations.dockerd_failure(journal[2:]) == "see journalctl -u docker.service"
+
+
+def test_daemon_json_changes_name_each_changed_key_and_its_data():
+    from funasr_fleet.render import DAEMON_KNOBS
+
+    live = '{"live-restore": true, "data-root": "/srv/a", "log-opts": {"max-size": "10m"}}'
+    new = '{"live-restore": true, "data-root": "/srv/b", "registry-mirrors": ["https://m"], "log-opts": {"max-size": "10m"}}'
+    assert operations.daemon_json_changes(live, new, DAEMON_KNOBS) == (
+        "data-root (docker_data_root), registry-mirrors (docker_registry_mirrors)")
+    assert operations.daemon_json_changes("", new, {}) == "data-root, live-restore, log-opts, registry-mirrors"
+    assert operations.daemon_json_changes(new, new, {}) == "nothing"
+
+
 def test_a_daemon_json_dockerd_refuses_never_replaces_the_live_one(tmp_path):
-    path = daemon_files(tmp_path, new='{"registry-mirrors": ["not a url"]}')
+    bad = '{"registry-mirrors": ["not a url"]}'
+    path = daemon_files(tmp_path, new=bad)
     host = ShellHost(tmp_path, dockerd_valid=False)
-    assert operations._daemon_json_applied(None, host, str(path)) is False
+    assert operations._daemon_json_applied(None, host, str(path), bad, {}) is False
     assert path.read_text() == '{"old": true}'
     assert not (tmp_path / "etc" / "daemon.json.funasr-fleet-new").exists()
     assert "refused by dockerd --validate (invalid registry mirror)" in host.logs[0]
@@ -486,7 +543,7 @@ def test_a_daemon_json_dockerd_refuses_never_replaces_the_live_one(tmp_path):
 def test_a_valid_daemon_json_replaces_the_live_one_and_restarts_docker(tmp_path):
     path = daemon_files(tmp_path)
     host = ShellHost(tmp_path)
-    assert operations._daemon_json_applied(None, host, str(path)) is True
+    assert operations._daemon_json_applied(None, host, str(path), NEW, {}) is True
     assert path.read_text() == '{"new": true}'
     assert (tmp_path / "etc" / "daemon.json.funasr-fleet-previous").read_text() == '{"old": true}'
     assert host.calls().count("systemctl restart docker.service") == 1
@@ -496,18 +553,69 @@ def test_docker_that_does_not_come_back_gets_the_previous_daemon_json_and_a_rese
     monkeypatch.setattr(operations, "DOCKER_START_SECONDS", 3)
     path = daemon_files(tmp_path)
     host = ShellHost(tmp_path, starts_with="old")  # dockerd starts only with the old file
-    assert operations._daemon_json_applied(None, host, str(path)) is False
+    knobs = {"new": "docker_new_knob"}
+    assert operations._daemon_json_applied(None, host, str(path), NEW, knobs) is False
     assert path.read_text() == '{"old": true}'
     assert host.calls().count("systemctl reset-failed docker.service docker.socket") == 2
     assert (tmp_path / "state" / "up").exists()  # started again on the restored file
-    assert host.logs == ["Docker did not start with the new daemon.json (unable to configure the "
-                         "Docker daemon with file daemon.json); the previous daemon.json was "
-                         "restored and Docker started again. No further wave starts."]
+    assert host.logs == ["Docker did not start with the new daemon.json (changed: new (docker_new_knob), "
+                         "old; unable to configure the Docker daemon with file daemon.json); the "
+                         "previous daemon.json was restored and Docker started again. No further wave starts."]
 
 
 def test_a_first_daemon_json_is_put_in_place_for_dockers_first_start(tmp_path):
     path = daemon_files(tmp_path, old=None)
     host = ShellHost(tmp_path, docker_active=False)
-    assert operations._daemon_json_applied(None, host, str(path)) is True
+    assert operations._daemon_json_applied(None, host, str(path), NEW, {}) is True
     assert path.read_text() == '{"new": true}'
     assert not [call for call in host.calls() if "restart" in call]
+
+
+class NftHost(ShellHost):
+    """A ShellHost whose ``nft`` keeps one table's text in a file (``-f`` loads a file
+    or stdin, ``list table`` prints it, ``delete table`` removes it)."""
+
+    def __init__(self, tmp_path, live=None):
+        super().__init__(tmp_path)
+        self.table = self.state / "table"
+        if live is not None:
+            self.table.write_text(live)
+        self._script("nft", f'''
+            case "$1" in
+              -f) if [ "$2" = - ]; then cat > {self.table}.in; else cat "$2" > {self.table}.in; fi
+                  sed -n '/^table inet funasr_fleet {{$/,$p' {self.table}.in | tail -n +1 > {self.table}
+                  echo "nft -f $2" >> "$STATE/calls";;
+              list) [ -f {self.table} ] && cat {self.table};;
+              delete) rm -f {self.table}; echo "nft delete" >> "$STATE/calls";;
+            esac''')
+
+
+def firewall_file(tmp_path, new):
+    path = tmp_path / "firewall.nft"
+    path.with_name("firewall.nft.funasr-fleet-new").write_text(new)
+    return path
+
+
+@pytest.mark.parametrize("live", ["table inet funasr_fleet {\n  old\n}\n", None])
+def test_a_ruleset_that_drops_the_probe_is_undone_on_the_spot(tmp_path, monkeypatch, live):
+    monkeypatch.setattr(operations, "reaches", lambda url: url != "ws://asr-1:10095")
+    path = firewall_file(tmp_path, "table inet funasr_fleet {}\ndelete table inet funasr_fleet\n"
+                                   "table inet funasr_fleet {\n  new\n}\n")
+    host = NftHost(tmp_path, live)
+    assert operations._ruleset_loaded(None, host, str(path), "inet funasr_fleet",
+                                      ("ws://asr-1:10095", "ws://asr-1:10096")) is False
+    assert (host.table.read_text() if host.table.exists() else None) == live  # as it was
+    assert not path.exists() and not path.with_name("firewall.nft.funasr-fleet-new").exists()
+    assert host.logs == ["the new firewall (funasr_allow_from) drops this control node's probe to "
+                         "ws://asr-1:10095: table inet funasr_fleet was put back as it was. Allow the "
+                         "control node's address in funasr_allow_from. No further wave starts."]
+
+
+def test_a_ruleset_the_probe_gets_through_is_kept_and_installed_for_boot(tmp_path, monkeypatch):
+    monkeypatch.setattr(operations, "reaches", lambda url: True)
+    new = "table inet funasr_fleet {}\ndelete table inet funasr_fleet\ntable inet funasr_fleet {\n  new\n}\n"
+    path = firewall_file(tmp_path, new)
+    host = NftHost(tmp_path, "table inet funasr_fleet {\n  old\n}\n")
+    assert operations._ruleset_loaded(None, host, str(path), "inet funasr_fleet", ("ws://asr-1:10095",))
+    assert host.table.read_text() == "table inet funasr_fleet {\n  new\n}\n" and path.read_text() == new
+    assert host.logs == []

@@ -252,3 +252,35 @@ def test_wss_with_a_generated_certificate_is_verified_against_the_fleet_ca(model
     wrong = results["wrong"]  # signed by the fleet CA, but for another address: refused
     assert not wrong.ok and wrong.stage == "handshake" and "CERTIFICATE_VERIFY_FAILED" in wrong.error
     assert not probe(servers[0].url).ok  # the system CAs do not know the fleet CA
+
+
+@pytest.mark.parametrize("behaviour, reached", [
+    ("answers", True),      # the server (or anything) replies to the request
+    ("closes", True),       # a proxy whose server port is refused closes the connection
+    ("refused", True),      # nothing listens: the host answered with a reset
+    ("silent", False),      # a proxy whose packets to the server are dropped: no reply at all
+])
+def test_reaches_tells_a_dropped_port_from_a_closed_or_answering_one(behaviour, reached):
+    import threading
+
+    from funasr_fleet.probe import reaches
+
+    port, accepted = free_port(), []
+    listener = None
+    if behaviour != "refused":
+        listener = socket.create_server(("127.0.0.1", port))
+
+        def serve():
+            connection, _ = listener.accept()
+            accepted.append(connection)
+            connection.recv(1024)
+            if behaviour == "answers":
+                connection.sendall(b"HTTP/1.1 426 Upgrade Required\r\n\r\n")
+            elif behaviour == "closes":
+                connection.close()
+        threading.Thread(target=serve, daemon=True).start()
+    try:
+        assert reaches(f"ws://127.0.0.1:{port}", timeout=1.0) is reached
+    finally:
+        for item in accepted + ([listener] if listener else []):
+            item.close()

@@ -146,3 +146,34 @@ def test_the_balancer_is_not_in_any_wave():
 
     inventory = make_inventory([(name, {}) for name in ("a", "b", "lb1")], groups={"lb": (["lb1"], {})})
     assert inventory_plan(inventory, load_settings(inventory.get_host("lb1"))) == [["a"], ["b"]]
+
+
+def test_engine_and_firewall_changes_are_in_each_hosts_wave_after_the_drain_before_its_servers(
+        monkeypatch):
+    """A new daemon.json, a Docker or NVIDIA toolkit version and the firewall ruleset
+    change a host in its own wave, after the balancer drained it and before its gate:
+    never on every host at once before the canary."""
+    from funasr_fleet.deploys import EngineRelease, FirewallRelease, funasr_release
+
+    inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "lb1")],
+                               groups={"lb": (["lb1"], {})}, override={"funasr_tls": "off"})
+    engine = EngineRelease(daemon_json="{}\n", pinned={"docker.io": "26.1.5+dfsg1-9+b1"})
+    firewall = FirewallRelease(text="table inet funasr_fleet {}\n", config_sha256="d" * 64)
+    order, state = release_order(inventory, lambda settings, plan, balancer: funasr_release(
+        settings, [], plan, balancer, engine=None if settings.is_balancer else engine,
+        firewall=None if settings.is_balancer else firewall), monkeypatch)
+    assert [name for name, _ in order] == [f"Wave {w}/3: {step}" for w in (1, 2, 3) for step in (
+        "servers about to restart", "load balancer drains the servers about to restart",
+        "Docker daemon.json (checked; restarted, restored on failure)",
+        "Docker Engine at docker_version", "Docker running after the engine change",
+        "firewall table inet funasr_fleet (probe checked)", "firewall loaded at boot (unit file)",
+        "firewall loaded at boot",
+        "FunASR configuration files (previous kept)", "FunASR server running this configuration",
+        "health gate (real utterance)", "load balancer takes the healthy servers back")]
+    waves = {"a": 1, "b": 2, "c": 3}
+    for name, op_hash in order:
+        wave = int(name.split("Wave ")[1][0])
+        for host in inventory:
+            if op_hash in state.ops[host] and "load balancer" not in name and host.name != "lb1":
+                applies = state.ops[host][op_hash].global_arguments["_if"]()
+                assert applies == (waves[host.name] == wave), (name, host.name)
