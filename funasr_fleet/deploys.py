@@ -160,8 +160,9 @@ def install_docker(settings):
     """
     Docker Engine and compose v2 where they are missing, so that staging can pull and
     load images: the apt source, the packages (at ``docker_version`` when pinned),
-    daemon.json before Docker's first start, the service enabled and running (a unit left
-    failed by an earlier run is reset). GPU-profile hosts also get NVIDIA's apt source.
+    daemon.json where Docker does not run (before its first start, or where an earlier
+    run left it stopped or failed), the service enabled and running (a unit left failed
+    is reset). GPU-profile hosts also get NVIDIA's apt source.
 
     + settings: the host's `Settings`
 
@@ -186,8 +187,8 @@ def install_docker(settings):
     if settings.profile.gpu:
         nvidia_repo(settings)
     daemon_json = render_daemon_json(settings)
-    operations.docker_daemon_json(name="Docker daemon.json for Docker's first start",
-                                  text=daemon_json, first_start_only=True)
+    operations.docker_daemon_json(name="Docker daemon.json where Docker is not running",
+                                  text=daemon_json, knobs=DAEMON_KNOBS, only_if_stopped=True)
     pinned = {packages[0]: settings.docker_version} if settings.docker_version else {}
     operations.packages_installed(name="Docker Engine packages (where missing)",
                                   packages=list(packages), versions=pinned, upgrade=False)

@@ -194,14 +194,12 @@ def unit_running(unit, restart=False):
 
 
 DAEMON_JSON = "/etc/docker/daemon.json"
-# Where the distribution's (docker.io) and Docker's (docker-ce) packages install dockerd.
-DOCKERD_PATHS = ("/usr/sbin/dockerd", "/usr/bin/dockerd")
 # How long a restarted dockerd may take to answer `docker info` before it counts as failed.
 DOCKER_START_SECONDS = 60
 
 
 @operation()
-def docker_daemon_json(text, path=DAEMON_JSON, knobs=None, first_start_only=False):
+def docker_daemon_json(text, path=DAEMON_JSON, knobs=None, only_if_stopped=False):
     """
     Install Docker's daemon.json only after dockerd accepted it, restart Docker, and
     put the previous file back if Docker does not come back.
@@ -210,9 +208,11 @@ def docker_daemon_json(text, path=DAEMON_JSON, knobs=None, first_start_only=Fals
     + path: where dockerd reads it
     + knobs: ``{daemon.json key: the data that sets it}``, to name what changed when
       Docker does not come back (`funasr_fleet.render.DAEMON_KNOBS`)
-    + first_start_only: only where Docker is not installed yet (dockerd absent) is the
-      file put in place, for its first start; an installed engine is left alone (the
-      change is applied later, in the host's wave)
+    + only_if_stopped: the file goes in only where Docker is not running (not installed
+      yet, stopped, or failed: its next start reads it, and no container runs that a
+      restart would touch); where Docker runs, the file is left for a later operation
+      (the host's wave). A host left with a daemon.json Docker cannot start with is so
+      healed by the next run with good data.
 
     A changed file is uploaded beside the live one and checked with ``dockerd --validate
     --config-file`` where the engine has it (Docker 23.0 and later; an older engine gets
@@ -222,8 +222,8 @@ def docker_daemon_json(text, path=DAEMON_JSON, knobs=None, first_start_only=Fals
     (with ``live-restore`` the containers keep running) and must answer within 60 s.
     Otherwise the previous file is restored, the unit's failed state reset (systemd
     refuses a fourth quick start: "start request repeated too quickly"), Docker started
-    again, and the host fails with one line naming the changed keys and their data.
-    Where Docker is not installed yet, the file is simply put in place for its first start.
+    again, and the host fails with one line naming the changed keys, their data and
+    dockerd's reason. Where Docker is not running, the file is simply put in place.
 
     **Example:**
 
@@ -231,10 +231,7 @@ def docker_daemon_json(text, path=DAEMON_JSON, knobs=None, first_start_only=Fals
 
         docker_daemon_json(text=render_daemon_json(settings), knobs=DAEMON_KNOBS)
     """
-    states = host.get_fact(PathStates, paths=[path, *DOCKERD_PATHS])
-    if first_start_only and any(dockerd in states for dockerd in DOCKERD_PATHS):
-        return
-    state = states.get(path) or {}
+    state = host.get_fact(PathStates, paths=[path]).get(path) or {}
     if state.get("sha256") == sha256_bytes(text.encode("utf-8")):
         if state.get("mode") != "644":
             yield StringCommand("chmod", "644", QuoteString(path))
@@ -242,10 +239,10 @@ def docker_daemon_json(text, path=DAEMON_JSON, knobs=None, first_start_only=Fals
     directory = path.rsplit("/", 1)[0]
     yield StringCommand("mkdir", "-p", "-m", "755", QuoteString(directory))
     yield FileUploadCommand(BytesIO(text.encode("utf-8")), f"{path}.funasr-fleet-new")
-    yield FunctionCommand(_daemon_json_applied, (path, text, knobs or {}), {})
+    yield FunctionCommand(_daemon_json_applied, (path, text, knobs or {}, only_if_stopped), {})
 
 
-def _daemon_json_applied(state, host, path, text, knobs):
+def _daemon_json_applied(state, host, path, text, knobs, only_if_stopped=False):
     """FunctionCommand body of `docker_daemon_json`: validate, swap, restart, restore."""
     candidate, previous = f"{path}.funasr-fleet-new", f"{path}.funasr-fleet-previous"
     checked, output = host.run_shell_command(StringCommand(
@@ -258,6 +255,10 @@ def _daemon_json_applied(state, host, path, text, knobs):
         host.log_styled(f"daemon.json refused by dockerd --validate ({reason}); the current "
                         "daemon.json stays, Docker was not restarted. Fix the docker_* data.", fg="red")
         return False
+    running, _ = host.run_shell_command("systemctl is-active --quiet docker.service")
+    if running and only_if_stopped:  # Docker runs: the change is the wave's
+        host.run_shell_command(StringCommand("rm", "-f", QuoteString(candidate)))
+        return True
     _, live = host.run_shell_command(StringCommand("cat", QuoteString(path), "2>/dev/null", "||", "true"))
     changed = daemon_json_changes("\n".join(live.stdout_lines), text, knobs)
     swapped, output = host.run_shell_command(StringCommand(
@@ -267,9 +268,8 @@ def _daemon_json_applied(state, host, path, text, knobs):
     if not swapped:
         host.log_styled(f"could not install {path}: {' '.join(output.stderr_lines)[-300:]}", fg="red")
         return False
-    running, _ = host.run_shell_command("systemctl is-active --quiet docker.service")
     if not running:
-        return True  # not installed or not started yet: its first start reads the new file
+        return True  # not installed, stopped or failed: its next start reads the new file
     if _docker_restarted(host):
         return True
     _, journal = host.run_shell_command(

@@ -70,19 +70,21 @@ def test_docker_that_does_not_come_back_fails_the_canary_only_with_its_previous_
 
 
 def test_a_failed_docker_unit_is_healed_by_the_next_run(lab):
-    """What a bad daemon.json did before: dockerd exits at every start, and after three
-    quick failures systemd refuses to start it again ("start request repeated too
-    quickly") until someone types systemctl reset-failed. The good file is back (as
-    a later run with good data leaves it): a plain converge resets and starts Docker."""
+    """What a run cut between installing a bad daemon.json and restoring the previous one
+    would leave: dockerd exits at every start, and after three quick failures systemd
+    refuses to start it again ("start request repeated too quickly") until someone types
+    systemctl reset-failed. A plain converge puts its daemon.json in (Docker does not run,
+    so nothing is restarted), resets the unit and starts Docker; the server comes back."""
     name = lab.hosts[0]
-    lab.ssh(name, "cp -p /etc/docker/daemon.json /root/daemon.json.good && "
-                  "echo '{\"no-such-directive\": 1}' > /etc/docker/daemon.json && "
-                  "for i in 1 2 3 4 5; do systemctl restart docker.service 2>/dev/null; sleep 0.5; done; "
-                  "cp -p /root/daemon.json.good /etc/docker/daemon.json", check=False)
+    good = lab.ssh(name, "sha256sum /etc/docker/daemon.json")
+    lab.ssh(name, "echo '{\"no-such-directive\": 1}' > /etc/docker/daemon.json && "
+                  "for i in 1 2 3 4 5; do systemctl restart docker.service 2>/dev/null; sleep 0.5; done",
+            check=False)
     state = lab.ssh(name, "systemctl is-active docker.service", check=False).strip()
     assert state == "failed", state
     result = lab.deploy()
     assert result.returncode == 0, result.output[-3000:]
+    assert lab.ssh(name, "sha256sum /etc/docker/daemon.json") == good
     assert lab.ssh(name, "systemctl is-active docker.service").strip() == "active"
     assert lab.probe(name)[0] == 0
     again = lab.deploy()

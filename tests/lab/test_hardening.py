@@ -116,3 +116,80 @@ def test_no_secret_in_a_full_deploys_output_verbose_or_dry(lab, tmp_path, monkey
         assert leaked == [], f"{len(leaked)} secret(s) in the output"
     assert "/opt/funasr/ssl/server.key" in verbose.output  # the key was part of this run
     assert lab.deploy().returncode == 0
+
+
+def test_the_product_default_tls_converges_idempotently_and_upgrades(lab, tmp_path):
+    """The lab runs plain ws (group_data/lab.py); here every server gets the product's
+    default, funasr_tls = "generated": converge (each gate verifies wss against the fleet
+    CA), a second run changes nothing, and an upgrade goes through waves and wss gates."""
+    from funasr_fleet import tls
+    from funasr_fleet.probe import TlsPolicy, probe
+
+    tls_dir = tmp_path / "tls"
+    cpu = [name for name in lab.hosts if not lab.is_gpu(name)]
+
+    def release(version):
+        lab.set_host_data({name: {"funasr_tls": "generated", "funasr_tls_dir": str(tls_dir),
+                                  **({"funasr_version": version} if name in cpu else {})}
+                           for name in lab.hosts})
+    try:
+        release("0.1.10")
+        converged = lab.deploy()
+        assert converged.returncode == 0, converged.output[-4000:]
+        fleet_ca = TlsPolicy(cafile=str(tls.ca_files(tls_dir).cert))
+        for name in lab.hosts:
+            url = f"wss://127.0.0.1:{lab.entry(name)['service_ports']['10095']}"
+            mode = "offline" if lab.is_gpu(name) else "2pass"
+            assert probe(url, mode=mode, tls=fleet_ca).ok, name
+        again = lab.deploy()
+        assert grand_total(again.output)[1:3] == (0, 0), again.output[-4000:]
+        release("0.1.11")
+        upgraded = lab.deploy()
+        assert upgraded.returncode == 0, upgraded.output[-4000:]
+        for name in cpu:
+            assert lab.container(name)["Config"]["Image"].endswith("0.1.11"), name
+            assert probe(f"wss://127.0.0.1:{lab.entry(name)['service_ports']['10095']}", tls=fleet_ca).ok
+    finally:
+        lab.set_host_data({})
+    assert lab.deploy().returncode == 0
+
+
+def test_a_rebooted_host_comes_back_by_itself_with_its_firewall_before_docker(lab):
+    """A reboot (systemd's soft-reboot: every service stops and starts again in boot
+    order; the lab's hosts are containers): the firewall table is loaded before Docker
+    starts, Docker brings the server back, it answers, and a converge changes nothing."""
+    import time
+
+    from funasr_fleet.probe import probe
+
+    target = lab.hosts[0]
+    url = f"ws://127.0.0.1:{lab.entry(target)['service_ports']['10095']}"
+    source = lab.ssh(target, "echo $SSH_CONNECTION").split()[0]
+    lab.set_host_data({target: {"funasr_allow_from": [source]}})
+    try:
+        assert lab.deploy().returncode == 0
+        table = lab.ssh(target, "nft list table inet funasr_fleet")
+        docker = lab.docker_started(target)
+        lab.ssh(target, "systemctl soft-reboot", check=False)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            time.sleep(3)
+            try:  # sshd may not be back yet
+                up = (lab.ssh(target, "systemctl is-system-running", check=False).strip() in ("running", "degraded")
+                      and lab.docker_started(target) > docker and probe(url, connect_timeout=3, timeout=10).ok)
+            except (AssertionError, ValueError):
+                up = False
+            if up:
+                break
+        else:
+            raise AssertionError(f"{target} did not come back serving after the reboot")
+        firewall = int(lab.ssh(target, "systemctl show -p ActiveEnterTimestampMonotonic --value "
+                                       "funasr-fleet-firewall.service"))
+        assert docker < firewall <= lab.docker_started(target)  # loaded again, before Docker
+        assert lab.ssh(target, "nft list table inet funasr_fleet") == table
+        again = lab.deploy()
+        assert again.returncode == 0 and grand_total(again.output)[1:3] == (0, 0), again.output[-4000:]
+    finally:
+        lab.set_host_data({})
+        lab.ssh(target, FIREWALL_CLEANUP, check=False)
+    assert lab.deploy().returncode == 0

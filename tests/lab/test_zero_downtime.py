@@ -82,8 +82,14 @@ def test_a_client_streaming_through_the_balancer_sees_no_failed_session_during_a
     before = {name: lab.container(name)["State"]["StartedAt"] for name in cpu_hosts(lab)}
 
     def upgrade():
+        """The README's recipe for a mixed fleet: --limit cpu alone is refused with the
+        command to run (nothing changes), and that command upgrades the CPU servers."""
         set_version(lab, V2)
-        return lab.deploy()
+        refused = lab.deploy("--limit", "cpu")
+        assert refused.returncode != 0 and "Nothing was changed on any host." in refused.output
+        assert "Run it with the balancer: pyinfra -y inventory/lab.py deploy.py --limit cpu --limit lb" \
+            in refused.output
+        return lab.deploy("--limit", "cpu", "--limit", "lb")
     result, sessions, _, _ = streaming(balancer_url(lab), upgrade)
     assert result.returncode == 0, result.output[-4000:]
     # The upgrade happened: every server restarted on v2, drained first, wave by wave.

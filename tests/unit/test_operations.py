@@ -493,29 +493,17 @@ def test_docker_daemon_json_uploads_beside_the_live_file_only_when_it_differs():
     assert "_daemon_json_applied" in commands[2]
 
 
-@pytest.mark.parametrize("dockerd, writes", [({}, True), ({"/usr/sbin/dockerd": {"type": "file"}}, False),
-                                            ({"/usr/bin/dockerd": {"type": "file"}}, False)])
-def test_before_dockers_first_start_daemon_json_is_written_only_where_docker_is_missing(dockerd, writes):
-    commands, host = run_operation(operations.docker_daemon_json, {"PathStates": dockerd},
-                                   text='{"live-restore": true}\n', first_start_only=True)
-    assert bool(commands) == writes
-    assert host.fact_calls == [("PathStates", {"paths": ["/etc/docker/daemon.json", "/usr/sbin/dockerd",
-                                                         "/usr/bin/dockerd"]})]
-
-
-def test_dockerd_failure_is_dockerds_own_last_line_not_systemds():
-    journal = [  # journalctl -u docker.service -o cat, a data-root that is a file (the lab's)
-        'time="2026-12-01T12:13:20Z" level=info msg="Starting up"',
-        "Unable to get the full path to root (/srv/x): canonical path points to a file '/srv/x'",
-        "docker.service: Main process exited, code=exited, status=1/FAILURE",
-        "Failed to start docker.service - Docker Application Container Engine.",
-        "docker.service: Start request repeated too quickly."]
-    assert operations.dockerd_failure(journal) == (
-        "Unable to get the full path to root (/srv/x): canonical path points to a file '/srv/x'")
-    assert operations.dockerd_failure(
-        ['time="x" level=error msg="failed to start daemon: invalid \\"mirror\\""'] + journal[2:]) == \
-        'failed to start daemon: invalid \\"mirror\\"'
-    assert operations.dockerd_failure(journal[2:]) == "see journalctl -u docker.service"
+@pytest.mark.parametrize("docker_active, installed", [(True, False), (False, True)])
+def test_before_the_waves_daemon_json_goes_in_only_where_docker_is_not_running(tmp_path, docker_active,
+                                                                                installed):
+    """Where Docker runs, the change is left for the host's wave; where it is not
+    installed, stopped or failed (an earlier run's bad file), the file goes in now."""
+    path = daemon_files(tmp_path)
+    host = ShellHost(tmp_path, docker_active=docker_active)
+    assert operations._daemon_json_applied(None, host, str(path), NEW, {}, only_if_stopped=True) is True
+    assert path.read_text() == (NEW if installed else '{"old": true}')
+    assert not (tmp_path / "etc" / "daemon.json.funasr-fleet-new").exists()
+    assert not [call for call in host.calls() if "restart" in call]
 
 
 def test_daemon_json_changes_name_each_changed_key_and_its_data():
