@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test unit lab-test demo lab-up lab-down lab-status bench clean
+.PHONY: venv test unit lab-test prove-faults demo lab-up lab-down lab-status bench clean
 
 venv: $(STAMP)
 
@@ -22,6 +22,10 @@ unit: venv
 
 lab-test: venv
 	$(PYTHON) -m pytest tests/lab -v -ra
+
+# Each fault-table row's lab test, run with its behaviour switched off: each must fail.
+prove-faults: venv
+	$(PYTHON) tests/lab/prove_faults.py
 
 # Lab up, deploy, probe table.
 demo: venv
