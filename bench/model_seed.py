@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from funasr_fleet.fleet import load_inventory  # noqa: E402
-from funasr_fleet.facts import rsync_version  # noqa: E402
+from funasr_fleet.facts.models import rsync_version  # noqa: E402
 from funasr_fleet.hub import fetch_models, fleet_model_sets  # noqa: E402
 from funasr_fleet.lab.standin_hub import StandinHub  # noqa: E402
 from funasr_fleet.lab.state import lab_dir, load_state  # noqa: E402

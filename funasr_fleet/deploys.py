@@ -20,7 +20,7 @@ from .digest import rendered_with_digest, sha256_bytes, sha256_text
 from .hub import plan_fetch
 from .images import planned_tarball
 from .errors import DeployError, SettingsError
-from .facts import NvidiaGpus
+from .facts.nvidia import NvidiaGpus
 from .balancer import PACKAGES as BALANCER_PACKAGES
 from .waves import wave_of
 from .probe import TlsPolicy, certificate_sha256

@@ -41,7 +41,7 @@ def release_records(inventory):
     from pyinfra.api.connect import connect_all
     from pyinfra.context import ctx_host, ctx_state
 
-    from .facts import ReleaseRecord
+    from .facts.release import ReleaseRecord
 
     state = State(check_for_changes=False)
     state.init(inventory, Config())

@@ -20,21 +20,14 @@ from pyinfra.connectors.util import make_unix_command_for_host
 
 from .balancer import CONFIG_PATH as BALANCER_CONFIG
 from .digest import sha256_bytes
-from .facts import (
-    EXPORT_MARKER,
-    GpuExportState,
-    ComposeContainers,
-    ComposeProject,
-    DebPackageVersions,
-    DockerImageId,
-    GpusInContainer,
-    KeyringFingerprints,
-    ModelManifests,
-    NftTableDigest,
-    PathStates,
-    ReleaseRecord,
-    SystemdUnitState,
-)
+from .facts.apt import DebPackageVersions, KeyringFingerprints
+from .facts.docker import ComposeContainers, ComposeProject, DockerImageId
+from .facts.files import PathStates
+from .facts.models import ModelManifests
+from .facts.nftables import NftTableDigest
+from .facts.nvidia import EXPORT_MARKER, GpuExportState, GpusInContainer
+from .facts.release import ReleaseRecord
+from .facts.systemd import SystemdUnitState
 from .models import MANIFEST, transfer_tree
 from .probe import reaches, wait_until_healthy
 from .render import EXPORTS_DIR, render_balancer

@@ -17,7 +17,7 @@ from pyinfra.api.command import RsyncCommand
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.util import run_local_process
 
-from .facts import cpu_aes_test, rsync_version
+from .facts.models import cpu_aes_test, rsync_version
 
 # OpenSSH's default ciphers with AES-GCM first. `ssh -c` takes the list in preference
 # order and the server picks the first it also offers, so a server without AES-GCM
@@ -29,7 +29,7 @@ AES_FIRST = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1
 @functools.cache
 def cpu_has_aes(cpuinfo="/proc/cpuinfo"):
     """Whether the control node's CPU has AES instructions: the same test
-    (`facts.cpu_aes_test`) that `facts.ModelManifests` runs on hosts (``cpu_aes``)."""
+    (`facts.models.cpu_aes_test`) that `facts.models.ModelManifests` runs on hosts (``cpu_aes``)."""
     return subprocess.run(["sh", "-c", cpu_aes_test(cpuinfo)]).returncode == 0
 
 
@@ -51,7 +51,7 @@ def ssh_ciphers(setting, host_aes):
 
 @functools.cache
 def local_rsync_version():
-    """The control node's rsync version (`facts.rsync_version`), None without rsync."""
+    """The control node's rsync version (`facts.models.rsync_version`), None without rsync."""
     if not shutil.which("rsync"):
         return None
     banner = subprocess.run(["rsync", "--version"], capture_output=True, text=True).stdout
@@ -61,7 +61,7 @@ def local_rsync_version():
 def can_rsync(host):
     """Whether rsync over the system ssh client can reach ``host``: an SSH host (not
     ``@local``/``@docker``) without a password or passphrase-protected key, and rsync
-    on the control node. The remote end's rsync is a fact (`facts.ModelManifests`)."""
+    on the control node. The remote end's rsync is a fact (`facts.models.ModelManifests`)."""
     if not isinstance(host.connector, SSHConnector) or not local_rsync_version():
         return False
     try:

@@ -5,17 +5,13 @@ import json
 import pytest
 
 from funasr_fleet.digest import sha256_text
-from funasr_fleet.facts import (
-    ComposeContainers,
-    DebPackageVersions,
-    DockerImageId,
-    KeyringFingerprints,
-    ModelManifests,
-    NftTableDigest,
-    NvidiaGpus,
-    PathStates,
-    SystemdUnitState,
-)
+from funasr_fleet.facts.apt import DebPackageVersions, KeyringFingerprints
+from funasr_fleet.facts.docker import ComposeContainers, DockerImageId
+from funasr_fleet.facts.files import PathStates
+from funasr_fleet.facts.models import ModelManifests
+from funasr_fleet.facts.nftables import NftTableDigest
+from funasr_fleet.facts.nvidia import NvidiaGpus
+from funasr_fleet.facts.systemd import SystemdUnitState
 
 
 def test_path_states_parses_files_and_directories():
@@ -170,7 +166,7 @@ def test_gpu_export_state_reads_the_marker_and_the_images_id_in_one_command(tmp_
     import os
     import subprocess
 
-    from funasr_fleet.facts import EXPORT_MARKER, GpuExportState
+    from funasr_fleet.facts.nvidia import EXPORT_MARKER, GpuExportState
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -47,7 +47,7 @@ def test_cpu_hosts_never_ask_for_gpus():
 
 def test_gpus_visible_checks_the_count_nvidia_smi_lists_in_a_container():
     from funasr_fleet import operations
-    from funasr_fleet.facts import GpusInContainer
+    from funasr_fleet.facts.nvidia import GpusInContainer
     from helpers import run_operation
 
     seen = GpusInContainer().process(["GPU 0: A10 (UUID: GPU-0)", "GPU 1: A10 (UUID: GPU-1)", "rc=0"])

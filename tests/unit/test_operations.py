@@ -281,7 +281,7 @@ def test_model_revisions_no_release_uses_are_pruned_after_a_healthy_release(monk
 def test_gpu_export_copies_no_release_uses_are_pruned_after_a_healthy_release(monkeypatch, tmp_path):
     import subprocess
 
-    from funasr_fleet.facts import EXPORT_MARKER
+    from funasr_fleet.facts.nvidia import EXPORT_MARKER
 
     monkeypatch.setitem(RELEASE, "exports", ["iic/asr@v2+blade-new"])
     commands, _ = gate_run(monkeypatch, True, {"current": {**V11, "exports": ["iic/asr@v2+blade-old"]}},
