@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from .errors import SettingsError
 from .settings import load_settings
 
-# Debian's and Ubuntu's nginx.conf include modules-enabled/*.conf at the top level, after
-# which 50-mod-stream.conf has loaded the stream module; our stream block goes there too.
-CONFIG_PATH = "/etc/nginx/modules-enabled/90-funasr-fleet-stream.conf"
 PACKAGES = ("nginx", "libnginx-mod-stream")
 
 

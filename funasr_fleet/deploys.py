@@ -15,15 +15,24 @@ from pyinfra import host
 from pyinfra.api import HiddenValue, deploy
 from pyinfra.facts.server import LinuxDistribution
 
-from . import operations, tls
+from . import tls
 from .digest import rendered_with_digest, sha256_bytes, sha256_text
 from .hub import plan_fetch
 from .images import planned_tarball
 from .errors import DeployError, SettingsError
 from .facts.nvidia import NvidiaGpus
+from .gate import gate_for
+from .operations.apt import apt_keyring, packages_installed
+from .operations.docker import compose_up, docker_daemon_json, image_loaded, image_pulled, restart_pending
+from .operations.files import managed_paths
+from .operations.models import models_seeded
+from .operations.nftables import nft_table_loaded
+from .operations.nginx import balancer_configured
+from .operations.nvidia import gpu_export_copied, gpus_visible
+from .operations.release import release_healthy, release_rolled_back
+from .operations.systemd import unit_running
 from .balancer import PACKAGES as BALANCER_PACKAGES
 from .waves import wave_of
-from .probe import TlsPolicy, certificate_sha256
 from .render import (DAEMON_KNOBS, FIREWALL_TABLE, gpu_export, render_compose, render_daemon_json,
                      render_firewall, render_firewall_unit, render_hotwords)
 
@@ -146,10 +155,10 @@ class FirewallRelease:
 def nvidia_repo(settings):
     """NVIDIA's apt repo for the Container Toolkit (key fingerprint checked): a source
     only, the packages come in the host's wave (`engine_changes`)."""
-    operations.apt_keyring(name="NVIDIA repo key (fingerprint checked)",
-                           url=f"{settings.nvidia_repo_url}/gpgkey",
-                           fingerprint=settings.nvidia_repo_key_fingerprint, path=NVIDIA_KEYRING)
-    operations.managed_paths(name="NVIDIA Container Toolkit apt repo", files=[(
+    apt_keyring(name="NVIDIA repo key (fingerprint checked)",
+                url=f"{settings.nvidia_repo_url}/gpgkey",
+                fingerprint=settings.nvidia_repo_key_fingerprint, path=NVIDIA_KEYRING)
+    managed_paths(name="NVIDIA Container Toolkit apt repo", files=[(
         NVIDIA_SOURCES,
         f"deb [signed-by={NVIDIA_KEYRING}] {settings.nvidia_repo_url}/stable/deb/$(ARCH) /\n",
         "644")])
@@ -174,25 +183,25 @@ def install_docker(settings):
     distro_id, codename = distribution()
     packages = docker_packages(settings, distro_id, codename)
     if settings.docker_source == "docker-repo" or settings.profile.gpu:
-        operations.packages_installed(name="Tools for signed apt repos",
-                                      packages=["ca-certificates", "curl", "gpg"])
+        packages_installed(name="Tools for signed apt repos",
+                           packages=["ca-certificates", "curl", "gpg"])
     if settings.docker_source == "docker-repo":
-        operations.apt_keyring(name="Docker's repo key (fingerprint checked)",
-                               url=f"{settings.docker_repo_url}/{distro_id}/gpg",
-                               fingerprint=settings.docker_repo_key_fingerprint,
-                               path=DOCKER_KEYRING)
-        operations.managed_paths(name="Docker's apt repo",
-                                 files=[("/etc/apt/sources.list.d/docker.sources",
-                                         docker_repo_sources(settings, distro_id, codename), "644")])
+        apt_keyring(name="Docker's repo key (fingerprint checked)",
+                    url=f"{settings.docker_repo_url}/{distro_id}/gpg",
+                    fingerprint=settings.docker_repo_key_fingerprint,
+                    path=DOCKER_KEYRING)
+        managed_paths(name="Docker's apt repo",
+                      files=[("/etc/apt/sources.list.d/docker.sources",
+                              docker_repo_sources(settings, distro_id, codename), "644")])
     if settings.profile.gpu:
         nvidia_repo(settings)
     daemon_json = render_daemon_json(settings)
-    operations.docker_daemon_json(name="Docker daemon.json where Docker is not running",
-                                  text=daemon_json, knobs=DAEMON_KNOBS, only_if_stopped=True)
+    docker_daemon_json(name="Docker daemon.json where Docker is not running",
+                       text=daemon_json, knobs=DAEMON_KNOBS, only_if_stopped=True)
     pinned = {packages[0]: settings.docker_version} if settings.docker_version else {}
-    operations.packages_installed(name="Docker Engine packages (where missing)",
-                                  packages=list(packages), versions=pinned, upgrade=False)
-    operations.unit_running(name="Docker enabled and running", unit="docker.service")
+    packages_installed(name="Docker Engine packages (where missing)",
+                       packages=list(packages), versions=pinned, upgrade=False)
+    unit_running(name="Docker enabled and running", unit="docker.service")
     nvidia = NVIDIA_PACKAGES if settings.profile.gpu else ()
     if settings.nvidia_toolkit_version:
         pinned.update({name: settings.nvidia_toolkit_version for name in nvidia})
@@ -212,33 +221,33 @@ def engine_changes(settings, engine, label, go):
 
     A failure fails the host, so no further wave starts; with live-restore the running
     containers survive the restarts, and a load balancer drains the host first
-    (`operations.restart_pending` sees these changes coming). Returns a callable, true at
+    (`operations.docker.restart_pending` sees these changes coming). Returns a callable, true at
     execution time when the engine changed in this run.
     """
-    daemon = operations.docker_daemon_json(
+    daemon = docker_daemon_json(
         name=f"{label}: Docker daemon.json (checked; restarted, restored on failure)",
         text=engine.daemon_json, knobs=DAEMON_KNOBS, _if=go)
     changes = [daemon]
     engine_pins = {name: version for name, version in engine.pinned.items()
                    if name not in engine.nvidia_packages}
     if engine_pins:
-        changes.append(operations.packages_installed(
+        changes.append(packages_installed(
             name=f"{label}: Docker Engine at docker_version", packages=list(engine_pins),
             versions=engine_pins, _if=go))
     if engine.nvidia_packages:
-        toolkit = operations.packages_installed(
+        toolkit = packages_installed(
             name=f"{label}: NVIDIA Container Toolkit", packages=list(engine.nvidia_packages),
             versions={name: version for name, version in engine.pinned.items()
                       if name in engine.nvidia_packages}, _if=go)
         # A new toolkit must be seen by a running docker (its GPU device driver registers
         # at start); a changed daemon.json restarted docker already.
-        operations.unit_running(name=f"{label}: restart Docker (NVIDIA toolkit changed)",
-                                unit="docker.service", restart=True,
-                                _if=lambda: go() and toolkit.did_change())
+        unit_running(name=f"{label}: restart Docker (NVIDIA toolkit changed)",
+                     unit="docker.service", restart=True,
+                     _if=lambda: go() and toolkit.did_change())
         changes.append(toolkit)
     if engine_pins or engine.nvidia_packages:
-        operations.unit_running(name=f"{label}: Docker running after the engine change",
-                                unit="docker.service", _if=go)
+        unit_running(name=f"{label}: Docker running after the engine change",
+                     unit="docker.service", _if=go)
     return lambda: any(change.did_change() for change in changes)
 
 
@@ -261,7 +270,7 @@ def service_firewall(settings):
     if not settings.funasr_allow_from:
         return None
     ruleset, config_sha256 = rendered_with_digest(lambda digest: render_firewall(settings, digest))
-    operations.packages_installed(name="nftables", packages=["nftables"])
+    packages_installed(name="nftables", packages=["nftables"])
     return FirewallRelease(text=ruleset, config_sha256=config_sha256)
 
 
@@ -276,15 +285,15 @@ def firewall_changes(settings, firewall, label, go):
     """
     if firewall is None:
         return
-    operations.nft_table_loaded(name=f"{label}: firewall table {FIREWALL_TABLE} (probe checked)",
-                                path=FIREWALL_RULESET, table=FIREWALL_TABLE, text=firewall.text,
-                                config_sha256=firewall.config_sha256,
-                                probe_urls=[instance.probe_url for instance in settings.instances], _if=go)
-    operations.managed_paths(
+    nft_table_loaded(name=f"{label}: firewall table {FIREWALL_TABLE} (probe checked)",
+                     path=FIREWALL_RULESET, table=FIREWALL_TABLE, text=firewall.text,
+                     config_sha256=firewall.config_sha256,
+                     probe_urls=[instance.probe_url for instance in settings.instances], _if=go)
+    managed_paths(
         name=f"{label}: firewall loaded at boot (unit file)",
         files=[(f"/etc/systemd/system/{FIREWALL_UNIT}", render_firewall_unit(FIREWALL_RULESET), "644")],
         _if=go)
-    operations.unit_running(name=f"{label}: firewall loaded at boot", unit=FIREWALL_UNIT, _if=go)
+    unit_running(name=f"{label}: firewall loaded at boot", unit=FIREWALL_UNIT, _if=go)
 
 
 def server_certificate(settings, balancer=None, dry=False):
@@ -448,20 +457,20 @@ def funasr_service(settings, delivery, cached_models, registry_password=""):
     Returns the `Staged` callables for `funasr_release`.
     """
     base = settings.funasr_dir
-    operations.managed_paths(name="FunASR service directories",
-                             directories=[(base, "755"), (f"{base}/models", "755"), (f"{base}/ssl", "700")])
-    operations.models_seeded(name="FunASR models seeded", models_dir=f"{base}/models",
-                             cached_models=cached_models,
-                             ciphers=settings.funasr_models_ssh_ciphers)
+    managed_paths(name="FunASR service directories",
+                  directories=[(base, "755"), (f"{base}/models", "755"), (f"{base}/ssl", "700")])
+    models_seeded(name="FunASR models seeded", models_dir=f"{base}/models",
+                  cached_models=cached_models,
+                  ciphers=settings.funasr_models_ssh_ciphers)
     if delivery is None:
-        image = operations.image_pulled(name=f"FunASR image {settings.image}", image=settings.image,
-                                        username=settings.funasr_registry_username,
-                                        password=HiddenValue(registry_password))
+        image = image_pulled(name=f"FunASR image {settings.image}", image=settings.image,
+                             username=settings.funasr_registry_username,
+                             password=HiddenValue(registry_password))
     else:
-        image = operations.image_loaded(name=f"FunASR image {settings.image} (tarball)",
-                                        tarball=delivery)
+        image = image_loaded(name=f"FunASR image {settings.image} (tarball)",
+                             tarball=delivery)
     export = gpu_export(settings)
-    copied = export and operations.gpu_export_copied(
+    copied = export and gpu_export_copied(
         name="GPU server's writable model copy (TorchScript export)", export=export,
         image=settings.image)
     return Staged(image_changed=image.did_change, exporting=lambda: bool(copied and copied.did_change()))
@@ -475,38 +484,9 @@ def gpus_checked(settings, gpus, label, go, changed):
     if not (settings.profile.gpu and settings.nvidia_verify_in_container):
         return
     value, expected = docker_gpus_value(settings, gpus)
-    operations.gpus_visible(name=f"{label}: GPUs visible in a container (nvidia-smi -L)",
-                            image=settings.image, gpus=value, expected=expected,
-                            _if=lambda: go() and changed())
-
-
-def tls_policy(settings):
-    """How the probe checks the server certificate.
-
-    ``files``: pinned to the deployed certificate. ``generated``: verified against the
-    fleet CA (and only it) and the name the probe connects to, which the certificate
-    holds (`Settings.tls_sans` has the SSH host and the probe address).
-    """
-    if settings.funasr_tls == "files":
-        return TlsPolicy(pin_sha256=certificate_sha256(settings.funasr_tls_cert))
-    if settings.funasr_tls == "generated":
-        return TlsPolicy(cafile=str(tls.ca_files(settings.funasr_tls_dir).cert))
-    return TlsPolicy()
-
-
-def gate_for(settings, exporting=None):
-    """The `operations.Gate` a host's release must pass.
-
-    + exporting: callable, true at execution time when the GPU server's export copy was
-      made in this run (`funasr_service` returns it): its next start exports the
-      TorchScript model first (minutes on a GPU), so that gate waits
-      ``funasr_gpu_export_timeout`` seconds longer
-    """
-    return operations.Gate(urls=tuple(instance.probe_url for instance in settings.instances),
-                           mode=settings.profile.probe_mode, tls=tls_policy(settings),
-                           start_timeout=settings.funasr_start_timeout,
-                           probe_timeout=settings.funasr_probe_timeout, slow_start=exporting,
-                           slow_start_timeout=settings.funasr_gpu_export_timeout)
+    gpus_visible(name=f"{label}: GPUs visible in a container (nvidia-smi -L)",
+                 image=settings.image, gpus=value, expected=expected,
+                 _if=lambda: go() and changed())
 
 
 def failed_hosts():
@@ -547,7 +527,7 @@ def waves(settings, plan, balancer=None, pending=None):
     + plan: the fleet's waves (`funasr_fleet.waves.inventory_plan`)
     + balancer: the fleet's `funasr_fleet.balancer.Balancer` as this host sees it, or None
     + pending: with a balancer, ``pending(label, go)`` registers the operation that
-      changes on a host whose servers restart in this wave (`operations.restart_pending`)
+      changes on a host whose servers restart in this wave (`operations.docker.restart_pending`)
 
     Every host carries every wave's operations so that pyinfra runs each wave's gate
     before the next wave's changes. ``in_wave()`` is true in the host's own wave;
@@ -567,13 +547,13 @@ def waves(settings, plan, balancer=None, pending=None):
         go = lambda wave=wave: wave == mine and not rollout_stopped(state.failed_hosts, unreachable)  # noqa: E731
         if balancer:
             restarting = changed_on(pending(label, go), set(plan[wave]))
-            operations.balancer_configured(
+            balancer_configured(
                 name=f"{label}: load balancer drains the servers about to restart",
                 balancer=balancer, down=lambda restarting=restarting: restarting() | failed(),
                 drain=True)
         yield label, lambda wave=wave: wave == mine, go
         if balancer:
-            operations.balancer_configured(
+            balancer_configured(
                 name=f"{label}: load balancer takes the healthy servers back",
                 balancer=balancer, down=failed)
 
@@ -587,25 +567,25 @@ def load_balancer(settings, balancer):
     + settings: the balancer host's `Settings`
     + balancer: its active `funasr_fleet.balancer.Balancer`
     """
-    operations.packages_installed(name="nginx with the stream module", packages=list(BALANCER_PACKAGES))
-    operations.balancer_configured(name=f"Load balancer for {len(balancer.backends)} "
-                                   f"{balancer.profile} servers on port {balancer.port}",
-                                   balancer=balancer, down=failed_hosts())
-    operations.unit_running(name="nginx enabled and running", unit="nginx.service")
+    packages_installed(name="nginx with the stream module", packages=list(BALANCER_PACKAGES))
+    balancer_configured(name=f"Load balancer for {len(balancer.backends)} "
+                        f"{balancer.profile} servers on port {balancer.port}",
+                        balancer=balancer, down=failed_hosts())
+    unit_running(name="nginx enabled and running", unit="nginx.service")
 
 
 def release_pending(settings, config_sha256, engine=None):
     """``pending`` for `waves`: the host's servers restart in its wave (``config_sha256``
-    None: a rollback, always; else when `operations.compose_up` is about to recreate them),
+    None: a rollback, always; else when `operations.docker.compose_up` is about to recreate them),
     or its Docker engine restarts (``engine``: its `EngineRelease`)."""
     services = [] if settings.is_balancer else [instance.service for instance in settings.instances]
 
     def pending(label, go):
-        return operations.restart_pending(name=f"{label}: servers about to restart",
-                                          project=settings.funasr_project, image=settings.image,
-                                          services=services, config_sha256=config_sha256,
-                                          daemon_json=engine.daemon_json if engine else None,
-                                          pinned=engine.pinned if engine else None, _if=go)
+        return restart_pending(name=f"{label}: servers about to restart",
+                               project=settings.funasr_project, image=settings.image,
+                               services=services, config_sha256=config_sha256,
+                               daemon_json=engine.daemon_json if engine else None,
+                               pinned=engine.pinned if engine else None, _if=go)
     return pending
 
 
@@ -653,15 +633,15 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
         engine_changed = engine_changes(settings, engine, label, go) if engine else (lambda: False)
         gpus_checked(settings, gpus, label, go, lambda: engine_changed() or staged.image_changed())
         firewall_changes(settings, firewall, label, go)
-        operations.managed_paths(name=f"{label}: FunASR configuration files (previous kept)",
-                                 files=files, backup_dir=f"{base}/previous", _if=go)
-        operations.compose_up(name=f"{label}: FunASR server running this configuration",
-                              project_dir=base, project=settings.funasr_project,
-                              config_sha256=config_sha256, image=settings.image,
-                              services=[instance.service for instance in settings.instances], _if=go)
-        operations.release_healthy(name=f"{label}: health gate (real utterance)",
-                                   gate=gate, release=release, directory=base,
-                                   project=settings.funasr_project, _if=in_wave)
+        managed_paths(name=f"{label}: FunASR configuration files (previous kept)",
+                      files=files, backup_dir=f"{base}/previous", _if=go)
+        compose_up(name=f"{label}: FunASR server running this configuration",
+                   project_dir=base, project=settings.funasr_project,
+                   config_sha256=config_sha256, image=settings.image,
+                   services=[instance.service for instance in settings.instances], _if=go)
+        release_healthy(name=f"{label}: health gate (real utterance)",
+                        gate=gate, release=release, directory=base,
+                        project=settings.funasr_project, _if=in_wave)
 
 
 @deploy("FunASR rollback")
@@ -675,6 +655,6 @@ def funasr_rollback(settings, plan, balancer=None):
     """
     for label, _, go in waves(settings, plan, balancer, release_pending(settings, None)):
         if not settings.is_balancer:
-            operations.release_rolled_back(name=f"{label}: previous release back",
-                                           gate=gate_for(settings), directory=settings.funasr_dir,
-                                           project=settings.funasr_project, _if=go)
+            release_rolled_back(name=f"{label}: previous release back",
+                                gate=gate_for(settings), directory=settings.funasr_dir,
+                                project=settings.funasr_project, _if=go)

@@ -12,7 +12,7 @@ import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-from .deploys import tls_policy
+from .gate import tls_policy
 from .errors import SettingsError
 from .probe import probe
 from .settings import check_inventory, load_settings

@@ -16,10 +16,10 @@ import sys
 
 def _no_drain():
     """The balancer never marks a server down: no drain before a restart (take-back only)."""
-    from funasr_fleet import operations
+    from funasr_fleet.operations import nginx
 
-    render = operations.render_balancer
-    operations.render_balancer = lambda name, balancer, down: render(name, balancer, set())
+    render = nginx.render_balancer
+    nginx.render_balancer = lambda name, balancer, down: render(name, balancer, set())
 
 
 def _no_live_restore():
@@ -41,9 +41,9 @@ def _no_restart_policy():
 
 def _no_recreate():
     """compose_up takes any project state for the release: a removed container stays removed."""
-    from funasr_fleet import operations
+    from funasr_fleet.operations import docker
 
-    operations._runs_release = lambda project_state, config_sha256, services: True
+    docker._runs_release = lambda project_state, config_sha256, services: True
 
 
 def _unreachable_stops_rollout():
@@ -62,33 +62,33 @@ def _no_stop_after_failure():
 
 def _no_rollback():
     """A failed gate restores nothing (the files and containers of the failed release stay)."""
-    from funasr_fleet import operations
+    from funasr_fleet.operations import release
 
-    operations._brought_back = lambda host, backup_dir, directory, project, before=(): (True, "")
+    release._brought_back = lambda host, backup_dir, directory, project, before=(): (True, "")
 
 
 def _no_daemon_json_restore():
     """Docker that does not come back with a new daemon.json keeps it (no restore)."""
-    from funasr_fleet import operations
+    from funasr_fleet.operations import docker
 
-    operations._daemon_json_restored = lambda host, path: None
+    docker._daemon_json_restored = lambda host, path: None
 
 
 def _no_reset_failed():
     """A unit's failed state is not seen: systemd's start limit is never reset."""
-    from funasr_fleet import operations
+    from funasr_fleet.operations import systemd
 
-    class NeverFailed(operations.SystemdUnitState):
+    class NeverFailed(systemd.SystemdUnitState):
         def process(self, output):
             return {**super().process(output), "failed": False}
-    operations.SystemdUnitState = NeverFailed
+    systemd.SystemdUnitState = NeverFailed
 
 
 def _no_firewall_check():
     """A ruleset is kept even when it drops the control node's probe."""
-    from funasr_fleet import operations
+    from funasr_fleet.operations import nftables
 
-    operations.reaches = lambda url, timeout=5.0: True
+    nftables.reaches = lambda url, timeout=5.0: True
 
 
 SWITCHES = {

@@ -3,10 +3,11 @@ operations that drain servers during a rollout."""
 
 import pytest
 
-from funasr_fleet import operations
-from funasr_fleet.balancer import CONFIG_PATH, Backend, Balancer, fleet_balancer
+from funasr_fleet.balancer import Backend, Balancer, fleet_balancer
 from funasr_fleet.digest import sha256_text
 from funasr_fleet.errors import SettingsError
+from funasr_fleet.operations.docker import restart_pending
+from funasr_fleet.operations.nginx import CONFIG_PATH, balancer_configured
 from funasr_fleet.render import render_balancer
 from funasr_fleet.settings import load_settings
 from helpers import make_inventory, run_operation
@@ -59,17 +60,17 @@ def test_drained_servers_are_marked_down_and_named():
 
 def test_balancer_configured_is_silent_when_the_file_matches_and_on_servers():
     text = render_balancer("fake-host", BALANCER, down=set())
-    commands, host = run_operation(operations.balancer_configured,
+    commands, host = run_operation(balancer_configured,
                                    {"PathStates": {CONFIG_PATH: {"sha256": sha256_text(text)}}},
                                    balancer=BALANCER, down=set)
     assert commands == [] and len(host.fact_calls) == 1
     inactive = Balancer(active=False, profile="2pass", port=10095, drain_timeout=30, backends=())
-    commands, host = run_operation(operations.balancer_configured, {}, balancer=inactive, down={"x"})
+    commands, host = run_operation(balancer_configured, {}, balancer=inactive, down={"x"})
     assert commands == [] and host.fact_calls == []
 
 
 def test_balancer_configured_checks_the_new_file_with_nginx_before_reloading():
-    commands, _ = run_operation(operations.balancer_configured, {"PathStates": {}},
+    commands, _ = run_operation(balancer_configured, {"PathStates": {}},
                                 balancer=BALANCER, down=lambda: {"asr-1"}, drain=True)
     assert len(commands) == 3
     assert commands[0].startswith("FileUploadCommand")
@@ -85,12 +86,12 @@ def test_restart_pending_changes_only_when_compose_would_recreate():
         "com.docker.compose.service": "funasr", "io.funasr-fleet.config-sha256": "abc"}}],
         "image_id": image_id}
     kwargs = {"project": "funasr", "image": "img:1", "services": ["funasr"]}
-    assert run_operation(operations.restart_pending, {"ComposeProject": running},
+    assert run_operation(restart_pending, {"ComposeProject": running},
                          config_sha256="abc", **kwargs)[0] == []
-    assert len(run_operation(operations.restart_pending, {"ComposeProject": running},
+    assert len(run_operation(restart_pending, {"ComposeProject": running},
                              config_sha256="def", **kwargs)[0]) == 1
-    assert len(run_operation(operations.restart_pending, {}, config_sha256=None, **kwargs)[0]) == 1
-    assert run_operation(operations.restart_pending, {}, project="funasr", image="img:1",
+    assert len(run_operation(restart_pending, {}, config_sha256=None, **kwargs)[0]) == 1
+    assert run_operation(restart_pending, {}, project="funasr", image="img:1",
                          services=[], config_sha256=None)[0] == []
 
 
@@ -104,12 +105,12 @@ def test_restart_pending_changes_when_the_waves_engine_change_restarts_docker():
     live = {"/etc/docker/daemon.json": {"type": "file", "sha256": sha256_text(text)}}
     kwargs = {"project": "funasr", "image": "img:1", "services": ["funasr"], "config_sha256": "abc"}
     facts = {"ComposeProject": running, "PathStates": live, "DebPackageVersions": {"docker.io": "26"}}
-    assert run_operation(operations.restart_pending, facts, daemon_json=text,
+    assert run_operation(restart_pending, facts, daemon_json=text,
                          pinned={"docker.io": "26"}, **kwargs)[0] == []
-    _, host = run_operation(operations.restart_pending, {**facts, "PathStates": {}}, daemon_json=text, **kwargs)
+    _, host = run_operation(restart_pending, {**facts, "PathStates": {}}, daemon_json=text, **kwargs)
     assert host.logs == [] and len(host.yielded) == 1
     assert "Docker restarts next: daemon.json changes" in repr(host.yielded[0])
-    _, host = run_operation(operations.restart_pending, facts, daemon_json=text,
+    _, host = run_operation(restart_pending, facts, daemon_json=text,
                             pinned={"docker.io": "27", "nvidia-container-toolkit": "1.17"}, **kwargs)
     assert "Docker restarts next: docker.io change version" in repr(host.yielded[0])  # not a first install
 

@@ -30,7 +30,7 @@ def test_an_allow_list_installs_nftables_before_the_waves():
 
 
 def test_the_gate_waits_the_export_timeout_longer_when_the_gpu_export_copy_was_made_in_this_run():
-    from funasr_fleet.deploys import gate_for
+    from funasr_fleet.gate import gate_for
 
     gpu = load_settings(make_inventory([("h1", {
         "funasr_profile": "offline-gpu", "funasr_version": "0.2.1", "funasr_start_timeout": 60,

@@ -46,16 +46,16 @@ def test_cpu_hosts_never_ask_for_gpus():
 
 
 def test_gpus_visible_checks_the_count_nvidia_smi_lists_in_a_container():
-    from funasr_fleet import operations
     from funasr_fleet.facts.nvidia import GpusInContainer
+    from funasr_fleet.operations.nvidia import gpus_visible
     from helpers import run_operation
 
     seen = GpusInContainer().process(["GPU 0: A10 (UUID: GPU-0)", "GPU 1: A10 (UUID: GPU-1)", "rc=0"])
     assert seen["ok"] and len(seen["gpus"]) == 2
     args = {"image": "f:gpu", "gpus": "all"}
-    assert run_operation(operations.gpus_visible, {"GpusInContainer": seen}, expected=2, **args)[0] == []
+    assert run_operation(gpus_visible, {"GpusInContainer": seen}, expected=2, **args)[0] == []
     missing = GpusInContainer().process(["docker: could not select device driver \"nvidia\"", "rc=125"])
-    commands, _ = run_operation(operations.gpus_visible, {"GpusInContainer": missing}, expected=2, **args)
+    commands, _ = run_operation(gpus_visible, {"GpusInContainer": missing}, expected=2, **args)
     assert len(commands) == 1 and "_gpus_missing" in commands[0]
 
 

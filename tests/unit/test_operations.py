@@ -7,7 +7,18 @@ import shlex
 import pytest
 from pathlib import Path
 
-from funasr_fleet import operations, transfer
+from funasr_fleet import gate as gate_module, transfer
+from funasr_fleet.gate import Gate
+from funasr_fleet.operations import docker as docker_ops, models as models_ops, nftables as nftables_ops
+from funasr_fleet.operations.apt import apt_keyring, packages_installed
+from funasr_fleet.operations.docker import (_daemon_json_applied, compose_up, daemon_json_changes,
+                                            docker_daemon_json, image_loaded, image_pulled)
+from funasr_fleet.operations.files import managed_paths
+from funasr_fleet.operations.models import models_seeded
+from funasr_fleet.operations.nftables import _ruleset_loaded, nft_table_loaded
+from funasr_fleet.operations.nvidia import gpu_export_copied
+from funasr_fleet.operations.release import release_healthy
+from funasr_fleet.operations.systemd import unit_running
 from funasr_fleet.digest import sha256_bytes, sha256_text
 from funasr_fleet.images import ImageTarball
 from funasr_fleet.models import CachedModel, MANIFEST
@@ -18,14 +29,14 @@ ROOT = {"owner": "root", "group": "root"}
 
 
 def test_packages_installed_is_silent_when_present():
-    commands, host = run_operation(operations.packages_installed,
+    commands, host = run_operation(packages_installed,
                                    {"DebPackageVersions": {"docker.io": "26", "docker-compose": "2"}},
                                    packages=["docker.io", "docker-compose"])
     assert commands == [] and len(host.fact_calls) == 1
 
 
 def test_packages_installed_updates_then_installs_missing_and_pinned():
-    commands, _ = run_operation(operations.packages_installed, {"DebPackageVersions": {"docker.io": "25"}},
+    commands, _ = run_operation(packages_installed, {"DebPackageVersions": {"docker.io": "25"}},
                                 packages=["docker.io", "docker-compose"], versions={"docker.io": "26"})
     assert commands[0].endswith("apt-get update -q")
     assert commands[1].endswith("--no-install-recommends docker.io=26 docker-compose")
@@ -34,9 +45,9 @@ def test_packages_installed_updates_then_installs_missing_and_pinned():
 def test_packages_installed_without_upgrade_installs_only_missing_packages_at_their_pin():
     facts = {"DebPackageVersions": {"docker.io": "25"}}
     args = {"packages": ["docker.io", "docker-compose"], "versions": {"docker.io": "26"}, "upgrade": False}
-    commands, _ = run_operation(operations.packages_installed, facts, **args)
+    commands, _ = run_operation(packages_installed, facts, **args)
     assert commands[1].endswith("--no-install-recommends docker-compose")  # docker.io 25 stays
-    commands, _ = run_operation(operations.packages_installed, {"DebPackageVersions": {}}, **args)
+    commands, _ = run_operation(packages_installed, {"DebPackageVersions": {}}, **args)
     assert commands[1].endswith("--no-install-recommends docker.io=26 docker-compose")
 
 
@@ -49,7 +60,7 @@ def test_managed_paths_uploads_only_changed_files_and_fixes_modes():
         "/d/new": None,
     }
     commands, host = run_operation(
-        operations.managed_paths, {"PathStates": {k: v for k, v in states.items() if v}},
+        managed_paths, {"PathStates": {k: v for k, v in states.items() if v}},
         directories=[("/d", "755"), ("/d/ssl", "700")],
         files=[("/d/same", same, "644"), ("/d/mode", "x", "600"), ("/d/new", "n", "644")])
     assert len(host.fact_calls) == 1
@@ -62,9 +73,9 @@ def test_managed_paths_uploads_only_changed_files_and_fixes_modes():
 
 
 def test_unit_running_starts_and_enables_only_when_needed():
-    assert run_operation(operations.unit_running, {"SystemdUnitState": {"active": True, "enabled": True}},
+    assert run_operation(unit_running, {"SystemdUnitState": {"active": True, "enabled": True}},
                          unit="docker.service")[0] == []
-    commands, _ = run_operation(operations.unit_running,
+    commands, _ = run_operation(unit_running,
                                 {"SystemdUnitState": {"active": False, "enabled": False}},
                                 unit="docker.service")
     assert commands == ["systemctl enable docker.service", "systemctl start docker.service"]
@@ -72,8 +83,8 @@ def test_unit_running_starts_and_enables_only_when_needed():
 
 def test_image_loaded_skips_when_the_image_id_matches():
     tarball = ImageTarball(image="lab/standin:t", image_id="sha256:abc", path=Path("/tmp/abc.tar.gz"))
-    assert run_operation(operations.image_loaded, {"DockerImageId": "sha256:abc"}, tarball=tarball)[0] == []
-    commands, _ = run_operation(operations.image_loaded, {"DockerImageId": "sha256:old"}, tarball=tarball)
+    assert run_operation(image_loaded, {"DockerImageId": "sha256:abc"}, tarball=tarball)[0] == []
+    commands, _ = run_operation(image_loaded, {"DockerImageId": "sha256:old"}, tarball=tarball)
     assert len(commands) == 2 and "_stream_docker_load" in commands[0]
     assert commands[1] == "docker tag sha256:abc lab/standin:t"
 
@@ -86,14 +97,14 @@ def test_image_loaded_only_tags_an_image_id_the_host_already_has():
     fake = FakeHost({})
     fake.get_fact = lambda cls, image: None if image == "lab/standin:v2" else "sha256:abc"
     with ctx_host.use(fake):
-        commands = list(operations.image_loaded._inner(tarball=tarball))
+        commands = list(image_loaded._inner(tarball=tarball))
     assert [str(command) for command in commands] == ["docker tag sha256:abc lab/standin:v2"]
 
 
 def test_image_pulled_logs_in_with_the_password_on_stdin_only():
     from pyinfra.api import HiddenValue
 
-    commands, _ = run_operation(operations.image_pulled, {"DockerImageId": None},
+    commands, _ = run_operation(image_pulled, {"DockerImageId": None},
                                 image="registry.example/funasr:t", username="bot",
                                 password=HiddenValue("s3cret"))
     assert commands == ["docker login --username bot --password-stdin registry.example",
@@ -115,7 +126,7 @@ STAGING = "/opt/funasr/models/.funasr-fleet-staging"
 def test_models_seeded_skips_models_whose_manifest_matches(tmp_path):
     model = cached_vad(tmp_path, NEW_FILES)
     facts = {"ModelManifests": {"rsync": (3, 4, 1), "manifests": {"iic/vad@v2": model.manifest}}}
-    commands, host = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+    commands, host = run_operation(models_seeded, facts, models_dir="/opt/funasr/models",
                                    cached_models=[model])
     assert commands == [] and len(host.fact_calls) == 1
 
@@ -128,7 +139,7 @@ def test_a_new_revision_is_staged_from_the_held_one_sending_only_changed_files(t
                       {"path": "vad.mvn", "size": 1, "sha256": "gone"}]}
     other = {"id": "iic/asr", "revision": "v2", "files": []}
     facts = {"ModelManifests": {"rsync": None, "manifests": {HELD_V1: held, "iic/asr@v2": other}}}
-    commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+    commands, _ = run_operation(models_seeded, facts, models_dir="/opt/funasr/models",
                                 cached_models=[model])
     # v2 gets its own directory, hard-linked from v1 (the live v1 is never written)
     assert f"cp -al /opt/funasr/models/iic/vad@v1 {STAGING}/iic/vad@v2" in commands[0]
@@ -146,11 +157,11 @@ def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path, monkeypa
     vad, asr = (CachedModel(spec=ModelSpec(id=f"iic/{name}", revision="v2"), cache=tmp_path,
                             directory=tmp_path / name, manifest_sha256="a" * 64, files=NEW_FILES)
                 for name in ("vad", "asr"))
-    monkeypatch.setattr(operations, "local_rsync_version", lambda: (3, 2, 7))
-    monkeypatch.setattr(operations, "can_rsync", lambda host: True)
+    monkeypatch.setattr(models_ops, "local_rsync_version", lambda: (3, 2, 7))
+    monkeypatch.setattr(models_ops, "can_rsync", lambda host: True)
     monkeypatch.setattr(transfer, "cpu_has_aes", lambda: True)
     facts = {"ModelManifests": {"rsync": (3, 4, 1), "cpu_aes": True, "manifests": {}}}
-    commands, host = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+    commands, host = run_operation(models_seeded, facts, models_dir="/opt/funasr/models",
                                    cached_models=[vad, asr])
     assert len(commands) == 3 and commands[1].startswith("RsyncCommand(")
     assert host.yielded[1].ciphers == transfer.AES_FIRST  # both ends have AES instructions
@@ -160,7 +171,7 @@ def test_models_seeded_sends_every_changed_model_in_one_rsync(tmp_path, monkeypa
     assert "--delete" not in flags  # the staging copy's unchanged links stay
     # an rsync older than 3.2.3 on either end does not know it
     facts["ModelManifests"].update(rsync=(3, 1, 3), cpu_aes=False)
-    older, host = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+    older, host = run_operation(models_seeded, facts, models_dir="/opt/funasr/models",
                                 cached_models=[vad, asr])
     assert "--checksum-choice" not in older[1]
     assert host.yielded[1].ciphers == ()  # a host without AES: ssh's default (chacha20)
@@ -184,7 +195,7 @@ COMPOSE = {"project_dir": "/opt/funasr", "project": "funasr", "config_sha256": "
 
 def test_compose_up_is_silent_for_the_running_configuration():
     facts = {"ComposeProject": {"containers": [running("d1")], "image_id": "sha256:x"}}
-    assert run_operation(operations.compose_up, facts, **COMPOSE)[0] == []
+    assert run_operation(compose_up, facts, **COMPOSE)[0] == []
 
 
 def test_compose_up_runs_for_changed_stopped_reimaged_or_missing_containers():
@@ -192,7 +203,7 @@ def test_compose_up_runs_for_changed_stopped_reimaged_or_missing_containers():
                                  ([running("d1", status="exited")], "sha256:x"),
                                  ([running("d1")], "sha256:reloaded-tag"), ([], "sha256:x"),
                                  ([running("d1"), running("d1", service="funasr-gpu1")], "sha256:x")):
-        commands, _ = run_operation(operations.compose_up,
+        commands, _ = run_operation(compose_up,
                                     {"ComposeProject": {"containers": containers, "image_id": image_id}},
                                     **COMPOSE)
         assert commands == ["docker compose --project-directory /opt/funasr --project-name funasr "
@@ -201,9 +212,9 @@ def test_compose_up_runs_for_changed_stopped_reimaged_or_missing_containers():
 
 def test_apt_keyring_refuses_a_key_with_another_fingerprint():
     fingerprint = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
-    assert run_operation(operations.apt_keyring, {"KeyringFingerprints": [fingerprint]},
+    assert run_operation(apt_keyring, {"KeyringFingerprints": [fingerprint]},
                          url="https://x/gpg", fingerprint=fingerprint, path="/etc/apt/keyrings/d.asc")[0] == []
-    commands, _ = run_operation(operations.apt_keyring, {"KeyringFingerprints": []},
+    commands, _ = run_operation(apt_keyring, {"KeyringFingerprints": []},
                                 url="https://x/gpg", fingerprint=fingerprint,
                                 path="/etc/apt/keyrings/d.asc")
     assert "curl -fsSL --retry 3 -o /etc/apt/keyrings/d.asc.funasr-fleet-new https://x/gpg" in commands
@@ -214,27 +225,27 @@ def test_compose_up_wants_one_running_container_per_instance():
     per_gpu = dict(COMPOSE, services=("funasr-gpu0", "funasr-gpu1"))
     both = [running("d1", service="funasr-gpu0"), running("d1", service="funasr-gpu1")]
     facts = {"ComposeProject": {"containers": both, "image_id": "sha256:x"}}
-    assert run_operation(operations.compose_up, facts, **per_gpu)[0] == []
+    assert run_operation(compose_up, facts, **per_gpu)[0] == []
     facts["ComposeProject"]["containers"] = both[:1]
-    assert len(run_operation(operations.compose_up, facts, **per_gpu)[0]) == 1
+    assert len(run_operation(compose_up, facts, **per_gpu)[0]) == 1
 
 
 def test_managed_paths_keeps_the_previous_files_before_changing_any():
     states = {"/s/compose.yaml": {"type": "file", "mode": "644", **ROOT, "sha256": sha256_text("old")},
               "/s/hotwords.txt": {"type": "file", "mode": "644", **ROOT, "sha256": sha256_text("w")}}
     files = [("/s/hotwords.txt", "w", "644"), ("/s/compose.yaml", "new", "644")]
-    commands, _ = run_operation(operations.managed_paths, {"PathStates": states}, files=files,
+    commands, _ = run_operation(managed_paths, {"PathStates": states}, files=files,
                                 backup_dir="/s/previous")
     assert commands[0] == ("rm -rf /s/previous.new && mkdir -m 700 /s/previous.new && cp -p --parents "
                            "/s/hotwords.txt /s/compose.yaml /s/previous.new && rm -rf /s/previous && "
                            "mv /s/previous.new /s/previous")
     assert len(commands) == 3  # the backup, then compose.yaml's upload and rename
     unchanged = [("/s/hotwords.txt", "w", "644"), ("/s/compose.yaml", "old", "644")]
-    assert run_operation(operations.managed_paths, {"PathStates": states}, files=unchanged,
+    assert run_operation(managed_paths, {"PathStates": states}, files=unchanged,
                          backup_dir="/s/previous")[0] == []
 
 
-GATE = operations.Gate(urls=("ws://h:10095",), mode="2pass", tls=None, start_timeout=1, probe_timeout=1)
+GATE = Gate(urls=("ws://h:10095",), mode="2pass", tls=None, start_timeout=1, probe_timeout=1)
 RELEASE = {"version": "0.1.12", "image": "r/f:t12", "config_sha256": "new"}
 V11 = {"version": "0.1.11", "image": "r/f:t11", "config_sha256": "old"}
 
@@ -244,10 +255,10 @@ def gate_run(monkeypatch, healthy, record, running_config):
 
     result = ProbeResult(url="ws://h:10095", ok=healthy, stage="done" if healthy else "result", latency_s=0.1,
                          error="" if healthy else "no final result within 1s")
-    monkeypatch.setattr(operations, "wait_until_healthy", lambda *args, **kwargs: result)
+    monkeypatch.setattr(gate_module, "wait_until_healthy", lambda *args, **kwargs: result)
     facts = {"ReleaseRecord": record,
              "ComposeContainers": [dict(running(running_config), started_at="2026-11-27T01:00:00Z")]}
-    return run_operation(operations.release_healthy, facts, gate=GATE, release=RELEASE,
+    return run_operation(release_healthy, facts, gate=GATE, release=RELEASE,
                          directory="/opt/funasr", project="funasr")
 
 
@@ -318,11 +329,11 @@ def test_models_seeded_refuses_before_sending_when_the_host_lacks_space(tmp_path
            {"path": "config.yaml", "size": 10, "sha256": "same"})
     held = {"id": "iic/vad", "revision": "v1", "files": [{"path": "config.yaml", "size": 10, "sha256": "same"}]}
     facts = {"ModelManifests": {"rsync": (3, 4, 1), "free_kib": 4000, "manifests": {HELD_V1: held}}}
-    commands, _ = run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+    commands, _ = run_operation(models_seeded, facts, models_dir="/opt/funasr/models",
                                 cached_models=[cached_vad(tmp_path, big)])
     assert len(commands) == 1 and "_not_enough_space" in commands[0] and "5000000" in commands[0]
     facts["ModelManifests"]["free_kib"] = 6000  # 5 MB fit: the seeding goes ahead
-    assert len(run_operation(operations.models_seeded, facts, models_dir="/opt/funasr/models",
+    assert len(run_operation(models_seeded, facts, models_dir="/opt/funasr/models",
                              cached_models=[cached_vad(tmp_path, big)])[0]) > 1
 
 
@@ -331,12 +342,12 @@ def test_a_host_left_alone_by_a_stopped_rollout_is_not_failed(monkeypatch):
     from helpers import FakeHost
     from pyinfra.context import ctx_host
 
-    monkeypatch.setattr(operations, "wait_until_healthy", lambda *args, **kwargs: ProbeResult(
+    monkeypatch.setattr(gate_module, "wait_until_healthy", lambda *args, **kwargs: ProbeResult(
         url="ws://h:10095", ok=False, stage="tcp", error="connection refused"))
     fake = FakeHost({"ReleaseRecord": {}, "ComposeContainers": []})
     fake.state.failed_hosts = {type("Host", (), {"name": "lab-4"})()}
     with ctx_host.use(fake):
-        commands = list(operations.release_healthy._inner(gate=GATE, release=RELEASE,
+        commands = list(release_healthy._inner(gate=GATE, release=RELEASE,
                                                           directory="/opt/funasr", project="funasr"))
     assert commands == []
     assert fake.logs[-1] == ("not changed: the rollout stopped after lab-4 failed "
@@ -348,20 +359,20 @@ def test_nft_table_loaded_is_silent_for_the_live_digest_and_file_and_checks_the_
     args = {"path": "/etc/funasr-fleet/firewall.nft", "table": "inet funasr_fleet", "text": text,
             "config_sha256": "d" * 64, "probe_urls": ["ws://asr-1:10095"]}
     converged = {"live": "d" * 64, "file": sha256_text(text)}
-    commands, host = run_operation(operations.nft_table_loaded, {"NftTableDigest": converged}, **args)
+    commands, host = run_operation(nft_table_loaded, {"NftTableDigest": converged}, **args)
     assert commands == [] and host.fact_calls == [
         ("NftTableDigest", {"table": "inet funasr_fleet", "path": "/etc/funasr-fleet/firewall.nft"})]
     # loaded, but the boot file was edited: the file only, no reload
-    commands, _ = run_operation(operations.nft_table_loaded, {"NftTableDigest": {**converged, "file": None}}, **args)
+    commands, _ = run_operation(nft_table_loaded, {"NftTableDigest": {**converged, "file": None}}, **args)
     assert "firewall.nft.funasr-fleet-new" in commands[0] and commands[1].startswith("chmod 644 ")
     for live in (None, "0" * 64):  # no table yet, or another ruleset (edited, older)
-        commands, _ = run_operation(operations.nft_table_loaded,
+        commands, _ = run_operation(nft_table_loaded,
                                     {"NftTableDigest": {"live": live, "file": sha256_text(text)}}, **args)
         assert "_ruleset_loaded" in commands[-1]
 
 
 def test_unit_running_reloads_systemd_when_the_unit_file_changed():
-    commands, _ = run_operation(operations.unit_running, {"SystemdUnitState": {
+    commands, _ = run_operation(unit_running, {"SystemdUnitState": {
         "active": True, "enabled": True, "need_reload": True}}, unit="funasr-fleet-firewall.service")
     assert commands == ["systemctl daemon-reload"]
 
@@ -372,8 +383,8 @@ def test_managed_paths_takes_hidden_contents_and_never_shows_them():
     key = b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleQ==\n-----END PRIVATE KEY-----\n"
     files = [("/opt/funasr/ssl/server.key", HiddenValue(key), "600")]
     same = {"/opt/funasr/ssl/server.key": {"type": "file", "mode": "600", **ROOT, "sha256": sha256_bytes(key)}}
-    assert run_operation(operations.managed_paths, {"PathStates": same}, files=files)[0] == []
-    commands, _ = run_operation(operations.managed_paths, {"PathStates": {}}, files=files)
+    assert run_operation(managed_paths, {"PathStates": same}, files=files)[0] == []
+    commands, _ = run_operation(managed_paths, {"PathStates": {}}, files=files)
     assert commands[0].startswith("FileUploadCommand(") and commands[1].startswith("chmod 600 ")
     assert "c2VjcmV0LWtleQ" not in "".join(commands) and "c2VjcmV0LWtleQ" not in repr(files)
 
@@ -388,7 +399,7 @@ def gpu_export():
 
 def test_gpu_export_copy_is_kept_while_it_was_made_for_the_image_the_reference_has():
     commands, host = run_operation(
-        operations.gpu_export_copied,
+        gpu_export_copied,
         {"GpuExportState": {"made_for": "sha256:abc", "image_id": "sha256:abc"}},
         export=gpu_export(), image="lab/standin:gpu")
     assert commands == [] and "is up to date" in host.logs[0]
@@ -401,7 +412,7 @@ def test_gpu_export_copy_is_kept_while_it_was_made_for_the_image_the_reference_h
     {"made_for": None, "image_id": None},                  # the image arrives in this run
 ])
 def test_gpu_export_copy_is_made_under_a_temporary_name_and_renamed(state):
-    commands, _ = run_operation(operations.gpu_export_copied, {"GpuExportState": state},
+    commands, _ = run_operation(gpu_export_copied, {"GpuExportState": state},
                                 export=gpu_export(), image="lab/standin:gpu")
     assert len(commands) == 1
     command = commands[0]
@@ -414,7 +425,7 @@ def test_gpu_export_copy_is_made_under_a_temporary_name_and_renamed(state):
 def test_unit_running_resets_a_failed_unit_before_starting_it():
     """systemd refuses a unit that failed too often ("start request repeated too quickly")
     until its failed state is reset: a re-run with good data heals the host by itself."""
-    commands, _ = run_operation(operations.unit_running, {"SystemdUnitState": {
+    commands, _ = run_operation(unit_running, {"SystemdUnitState": {
         "active": False, "failed": True, "enabled": True}}, unit="docker.service")
     assert commands == ["systemctl reset-failed docker.service docker.socket 2>/dev/null || "
                         "systemctl reset-failed docker.service", "systemctl start docker.service"]
@@ -486,8 +497,8 @@ def daemon_files(tmp_path, old='{"old": true}', new=NEW):
 def test_docker_daemon_json_uploads_beside_the_live_file_only_when_it_differs():
     text = '{"live-restore": true}\n'
     same = {"/etc/docker/daemon.json": {"type": "file", "mode": "644", **ROOT, "sha256": sha256_text(text)}}
-    assert run_operation(operations.docker_daemon_json, {"PathStates": same}, text=text)[0] == []
-    commands, _ = run_operation(operations.docker_daemon_json, {"PathStates": {}}, text=text)
+    assert run_operation(docker_daemon_json, {"PathStates": same}, text=text)[0] == []
+    commands, _ = run_operation(docker_daemon_json, {"PathStates": {}}, text=text)
     assert commands[0] == "mkdir -p -m 755 /etc/docker"
     assert "/etc/docker/daemon.json.funasr-fleet-new" in commands[1]
     assert "_daemon_json_applied" in commands[2]
@@ -500,7 +511,7 @@ def test_before_the_waves_daemon_json_goes_in_only_where_docker_is_not_running(t
     installed, stopped or failed (an earlier run's bad file), the file goes in now."""
     path = daemon_files(tmp_path)
     host = ShellHost(tmp_path, docker_active=docker_active)
-    assert operations._daemon_json_applied(None, host, str(path), NEW, {}, only_if_stopped=True) is True
+    assert _daemon_json_applied(None, host, str(path), NEW, {}, only_if_stopped=True) is True
     assert path.read_text() == (NEW if installed else '{"old": true}')
     assert not (tmp_path / "etc" / "daemon.json.funasr-fleet-new").exists()
     assert not [call for call in host.calls() if "restart" in call]
@@ -511,17 +522,17 @@ def test_daemon_json_changes_name_each_changed_key_and_its_data():
 
     live = '{"live-restore": true, "data-root": "/srv/a", "log-opts": {"max-size": "10m"}}'
     new = '{"live-restore": true, "data-root": "/srv/b", "registry-mirrors": ["https://m"], "log-opts": {"max-size": "10m"}}'
-    assert operations.daemon_json_changes(live, new, DAEMON_KNOBS) == (
+    assert daemon_json_changes(live, new, DAEMON_KNOBS) == (
         "data-root (docker_data_root), registry-mirrors (docker_registry_mirrors)")
-    assert operations.daemon_json_changes("", new, {}) == "data-root, live-restore, log-opts, registry-mirrors"
-    assert operations.daemon_json_changes(new, new, {}) == "nothing"
+    assert daemon_json_changes("", new, {}) == "data-root, live-restore, log-opts, registry-mirrors"
+    assert daemon_json_changes(new, new, {}) == "nothing"
 
 
 def test_a_daemon_json_dockerd_refuses_never_replaces_the_live_one(tmp_path):
     bad = '{"registry-mirrors": ["not a url"]}'
     path = daemon_files(tmp_path, new=bad)
     host = ShellHost(tmp_path, dockerd_valid=False)
-    assert operations._daemon_json_applied(None, host, str(path), bad, {}) is False
+    assert _daemon_json_applied(None, host, str(path), bad, {}) is False
     assert path.read_text() == '{"old": true}'
     assert not (tmp_path / "etc" / "daemon.json.funasr-fleet-new").exists()
     assert "refused by dockerd --validate (invalid registry mirror)" in host.logs[0]
@@ -531,18 +542,18 @@ def test_a_daemon_json_dockerd_refuses_never_replaces_the_live_one(tmp_path):
 def test_a_valid_daemon_json_replaces_the_live_one_and_restarts_docker(tmp_path):
     path = daemon_files(tmp_path)
     host = ShellHost(tmp_path)
-    assert operations._daemon_json_applied(None, host, str(path), NEW, {}) is True
+    assert _daemon_json_applied(None, host, str(path), NEW, {}) is True
     assert path.read_text() == '{"new": true}'
     assert (tmp_path / "etc" / "daemon.json.funasr-fleet-previous").read_text() == '{"old": true}'
     assert host.calls().count("systemctl restart docker.service") == 1
 
 
 def test_docker_that_does_not_come_back_gets_the_previous_daemon_json_and_a_reset(tmp_path, monkeypatch):
-    monkeypatch.setattr(operations, "DOCKER_START_SECONDS", 3)
+    monkeypatch.setattr(docker_ops, "DOCKER_START_SECONDS", 3)
     path = daemon_files(tmp_path)
     host = ShellHost(tmp_path, starts_with="old")  # dockerd starts only with the old file
     knobs = {"new": "docker_new_knob"}
-    assert operations._daemon_json_applied(None, host, str(path), NEW, knobs) is False
+    assert _daemon_json_applied(None, host, str(path), NEW, knobs) is False
     assert path.read_text() == '{"old": true}'
     assert host.calls().count("systemctl reset-failed docker.service docker.socket") == 2
     assert (tmp_path / "state" / "up").exists()  # started again on the restored file
@@ -554,7 +565,7 @@ def test_docker_that_does_not_come_back_gets_the_previous_daemon_json_and_a_rese
 def test_a_first_daemon_json_is_put_in_place_for_dockers_first_start(tmp_path):
     path = daemon_files(tmp_path, old=None)
     host = ShellHost(tmp_path, docker_active=False)
-    assert operations._daemon_json_applied(None, host, str(path), NEW, {}) is True
+    assert _daemon_json_applied(None, host, str(path), NEW, {}) is True
     assert path.read_text() == '{"new": true}'
     assert not [call for call in host.calls() if "restart" in call]
 
@@ -586,12 +597,12 @@ def firewall_file(tmp_path, new):
 
 @pytest.mark.parametrize("live", ["table inet funasr_fleet {\n  old\n}\n", None])
 def test_a_ruleset_that_drops_the_probe_is_undone_on_the_spot(tmp_path, monkeypatch, live):
-    monkeypatch.setattr(operations, "reaches", lambda url: url != "ws://asr-1:10095")
+    monkeypatch.setattr(nftables_ops, "reaches", lambda url: url != "ws://asr-1:10095")
     path = firewall_file(tmp_path, "table inet funasr_fleet {}\ndelete table inet funasr_fleet\n"
                                    "table inet funasr_fleet {\n  new\n}\n")
     host = NftHost(tmp_path, live)
-    assert operations._ruleset_loaded(None, host, str(path), "inet funasr_fleet",
-                                      ("ws://asr-1:10095", "ws://asr-1:10096")) is False
+    assert _ruleset_loaded(None, host, str(path), "inet funasr_fleet",
+                           ("ws://asr-1:10095", "ws://asr-1:10096")) is False
     assert (host.table.read_text() if host.table.exists() else None) == live  # as it was
     assert not path.exists() and not path.with_name("firewall.nft.funasr-fleet-new").exists()
     assert host.logs == ["the new firewall (funasr_allow_from) drops this control node's probe to "
@@ -600,10 +611,10 @@ def test_a_ruleset_that_drops_the_probe_is_undone_on_the_spot(tmp_path, monkeypa
 
 
 def test_a_ruleset_the_probe_gets_through_is_kept_and_installed_for_boot(tmp_path, monkeypatch):
-    monkeypatch.setattr(operations, "reaches", lambda url: True)
+    monkeypatch.setattr(nftables_ops, "reaches", lambda url: True)
     new = "table inet funasr_fleet {}\ndelete table inet funasr_fleet\ntable inet funasr_fleet {\n  new\n}\n"
     path = firewall_file(tmp_path, new)
     host = NftHost(tmp_path, "table inet funasr_fleet {\n  old\n}\n")
-    assert operations._ruleset_loaded(None, host, str(path), "inet funasr_fleet", ("ws://asr-1:10095",))
+    assert _ruleset_loaded(None, host, str(path), "inet funasr_fleet", ("ws://asr-1:10095",))
     assert host.table.read_text() == "table inet funasr_fleet {\n  new\n}\n" and path.read_text() == new
     assert host.logs == []

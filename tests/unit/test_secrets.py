@@ -6,8 +6,9 @@ import logging
 from pyinfra.api import Config, HiddenValue, State
 from pyinfra.context import ctx_host, ctx_state
 
-from funasr_fleet import operations
 from funasr_fleet.deploys import release_files, server_certificate
+from funasr_fleet.operations.docker import image_pulled
+from funasr_fleet.operations.files import managed_paths
 from funasr_fleet.settings import load_settings
 from helpers import FakeHost, make_inventory
 
@@ -57,10 +58,10 @@ def test_secrets_appear_in_no_command_log_or_operation_argument(tmp_path, caplog
     assert settings.registry_password == PASSWORD
 
     files, _ = release_files(settings, [], certificate)
-    pulled, pull_logs = generate(operations.image_pulled, {"DockerImageId": None}, image=settings.image,
+    pulled, pull_logs = generate(image_pulled, {"DockerImageId": None}, image=settings.image,
                                  username=settings.funasr_registry_username,
                                  password=HiddenValue(settings.registry_password))
-    written, write_logs = generate(operations.managed_paths, {"PathStates": {}}, files=files,
+    written, write_logs = generate(managed_paths, {"PathStates": {}}, files=files,
                                    backup_dir="/opt/funasr/previous")
     assert pulled[0].connector_arguments["_stdin"] == PASSWORD  # it does reach docker login, on stdin
     assert any("server.key" in str(command) for command in written)  # and the key is uploaded
@@ -70,9 +71,9 @@ def test_secrets_appear_in_no_command_log_or_operation_argument(tmp_path, caplog
     state.init(make_inventory([("h1", {})]), Config())
     host = state.inventory.get_host("h1")
     with ctx_state.use(state), ctx_host.use(host):
-        operations.image_pulled(image=settings.image, username="bot",
-                                password=HiddenValue(settings.registry_password))
-        operations.managed_paths(files=files)
+        image_pulled(image=settings.image, username="bot",
+                     password=HiddenValue(settings.registry_password))
+        managed_paths(files=files)
     shown = [f"{sorted(state.op_meta[op_hash].names)} {state.op_meta[op_hash].args}"
              for op_hash in state.get_op_order()]
 
