@@ -19,9 +19,11 @@ import sys
 from pyinfra import host, inventory, state
 
 from funasr_fleet.balancer import check_limit, fleet_balancer
-from funasr_fleet.deploys import (Staged, announce_plan, funasr_release, funasr_service,
-                                  gpus_ready, install_docker, load_balancer, planned_inputs,
-                                  server_certificate, service_firewall)
+from funasr_fleet.deploys.docker import install_docker
+from funasr_fleet.deploys.firewall import service_firewall
+from funasr_fleet.deploys.rollout import announce_plan, funasr_release, load_balancer
+from funasr_fleet.deploys.service import (Staged, funasr_service, gpus_ready, planned_inputs,
+                                          server_certificate)
 from funasr_fleet.images import prepare_tarball
 from funasr_fleet.hub import fetch_models
 from funasr_fleet.pyinfra_internals import dry_run

@@ -16,7 +16,7 @@ import sys
 from pyinfra import host, inventory, state
 
 from funasr_fleet.balancer import check_limit, fleet_balancer
-from funasr_fleet.deploys import funasr_rollback
+from funasr_fleet.deploys.rollout import funasr_rollback
 from funasr_fleet.settings import check_inventory, load_settings
 from funasr_fleet.waves import inventory_plan
 

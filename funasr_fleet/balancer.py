@@ -4,7 +4,7 @@ The fleet's optional TCP load balancer: which servers it fronts, where it listen
 Hosts in the ``funasr_lb_group`` inventory group (default ``lb``) run nginx's stream
 module instead of a FunASR server. A balancer fronts every server instance of the hosts
 whose ``funasr_profile`` equals its own; during a rollout a server about to restart is
-marked ``down`` (drained) and put back after its health gate passed (deploys.waves).
+marked ``down`` (drained) and put back after its health gate passed (deploys.rollout.waves).
 
     balancer = fleet_balancer(inventory, settings)   # None: the fleet has no balancer
     balancer.active                                  # this host runs it
@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 from .errors import SettingsError
 from .settings import load_settings
-
-PACKAGES = ("nginx", "libnginx-mod-stream")
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,8 @@ def gate_for(settings, exporting=None):
     """The `Gate` a host's release must pass.
 
     + exporting: callable, true at execution time when the GPU server's export copy was
-      made in this run (`funasr_service` returns it): its next start exports the
-      TorchScript model first (minutes on a GPU), so that gate waits
+      made in this run (`deploys.service.funasr_service` returns it): its next start
+      exports the TorchScript model first (minutes on a GPU), so that gate waits
       ``funasr_gpu_export_timeout`` seconds longer
     """
     return Gate(urls=tuple(instance.probe_url for instance in settings.instances),

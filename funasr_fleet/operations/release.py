@@ -141,7 +141,8 @@ def _brought_back(host, backup_dir, directory, project, before=()):
     """Restore the files of a `managed_paths` backup and bring compose up (``before``: command
     parts run first); returns ``(ok, stderr tail)``."""
     done, output = host.run_shell_command(StringCommand(
-        *before, backup_restored(backup_dir), "&&", _compose(directory, project, "up", "-d", "--remove-orphans")))
+        *before, backup_restored(backup_dir), "&&",
+        _compose(directory, project, "up", "-d", "--remove-orphans")))
     return done, " ".join(output.stderr_lines)[-300:]
 
 

@@ -29,14 +29,14 @@ def _no_live_restore():
 
 def _no_restart_policy():
     """compose.yaml with ``restart: "no"``: a crashed server stays down."""
-    from funasr_fleet import deploys
+    from funasr_fleet.deploys import service
 
-    render = deploys.render_compose
+    render = service.render_compose
 
     def no_restart(settings, *args, **kwargs):
         policy = f"restart: \"{settings.funasr_restart_policy}\""
         return render(settings, *args, **kwargs).replace(policy, 'restart: "no"')
-    deploys.render_compose = no_restart
+    service.render_compose = no_restart
 
 
 def _no_recreate():
@@ -48,16 +48,16 @@ def _no_recreate():
 
 def _unreachable_stops_rollout():
     """A host unreachable at the start counts as failed: no wave changes any host."""
-    from funasr_fleet import deploys
+    from funasr_fleet.deploys import rollout
 
-    deploys.rollout_stopped = lambda failed, unreachable: bool(failed)
+    rollout.rollout_stopped = lambda failed, unreachable: bool(failed)
 
 
 def _no_stop_after_failure():
     """Later waves go on after a host failed."""
-    from funasr_fleet import deploys
+    from funasr_fleet.deploys import rollout
 
-    deploys.rollout_stopped = lambda failed, unreachable: False
+    rollout.rollout_stopped = lambda failed, unreachable: False
 
 
 def _no_rollback():

@@ -3,7 +3,7 @@
 from pyinfra.api import Config, State
 from pyinfra.context import ctx_host, ctx_state
 
-from funasr_fleet.deploys import service_firewall
+from funasr_fleet.deploys.firewall import service_firewall
 from funasr_fleet.settings import load_settings
 from helpers import make_inventory
 

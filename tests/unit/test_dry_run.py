@@ -12,7 +12,7 @@ import pytest
 from pyinfra.context import ctx_host
 
 from funasr_fleet import images, tls
-from funasr_fleet.deploys import planned_inputs, release_files, server_certificate
+from funasr_fleet.deploys.service import planned_inputs, release_files, server_certificate
 from funasr_fleet.hub import fetch_models
 from funasr_fleet.lab.standin_hub import StandinHub
 from funasr_fleet.lab.standin_models import standin_repo

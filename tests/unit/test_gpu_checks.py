@@ -3,7 +3,7 @@
 import pytest
 from pyinfra.context import ctx_host
 
-from funasr_fleet.deploys import gpus_ready
+from funasr_fleet.deploys.service import gpus_ready
 from funasr_fleet.errors import SettingsError
 from funasr_fleet.settings import load_settings
 from helpers import FakeHost, make_inventory
@@ -60,7 +60,7 @@ def test_gpus_visible_checks_the_count_nvidia_smi_lists_in_a_container():
 
 
 def test_docker_gpus_value_matches_the_reservation():
-    from funasr_fleet.deploys import docker_gpus_value
+    from funasr_fleet.deploys.service import docker_gpus_value
 
     def value(gpus):
         settings = load_settings(make_inventory([("g1", {"funasr_profile": "offline-gpu", "funasr_version": "0.2.1",

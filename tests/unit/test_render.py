@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from funasr_fleet.deploys import compose_with_digest, docker_repo_sources, service_inputs
+from funasr_fleet.deploys.docker import docker_repo_sources
+from funasr_fleet.deploys.service import compose_with_digest, service_inputs
 from funasr_fleet.errors import DeployError
 from funasr_fleet.render import (
     TEMPLATES_DIR,

@@ -6,7 +6,7 @@ import logging
 from pyinfra.api import Config, HiddenValue, State
 from pyinfra.context import ctx_host, ctx_state
 
-from funasr_fleet.deploys import release_files, server_certificate
+from funasr_fleet.deploys.service import release_files, server_certificate
 from funasr_fleet.operations.docker import image_pulled
 from funasr_fleet.operations.files import managed_paths
 from funasr_fleet.settings import load_settings

@@ -10,7 +10,7 @@ from cryptography import x509
 from pyinfra.context import ctx_host
 
 from funasr_fleet import tls
-from funasr_fleet.deploys import release_files, server_certificate
+from funasr_fleet.deploys.service import release_files, server_certificate
 from funasr_fleet.gate import tls_policy
 from funasr_fleet.settings import load_settings
 from helpers import FakeHost, make_inventory

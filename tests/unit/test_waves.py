@@ -68,7 +68,7 @@ def test_each_wave_gate_runs_before_the_next_wave_changes_any_host():
     from pyinfra.api import Config, State
     from pyinfra.context import ctx_host, ctx_state
 
-    from funasr_fleet.deploys import funasr_release
+    from funasr_fleet.deploys.rollout import funasr_release
     from funasr_fleet.settings import load_settings
 
     inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "d")],
@@ -123,7 +123,7 @@ def release_order(inventory, release, monkeypatch):
 
 def test_with_a_load_balancer_each_wave_is_drained_before_it_changes_and_taken_back_after_its_gate(
         monkeypatch):
-    from funasr_fleet.deploys import funasr_release
+    from funasr_fleet.deploys.rollout import funasr_release
 
     inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "lb1")],
                                groups={"lb": (["lb1"], {})}, override={"funasr_tls": "off"})
@@ -153,7 +153,9 @@ def test_engine_and_firewall_changes_are_in_each_hosts_wave_after_the_drain_befo
     """A new daemon.json, a Docker or NVIDIA toolkit version and the firewall ruleset
     change a host in its own wave, after the balancer drained it and before its gate:
     never on every host at once before the canary."""
-    from funasr_fleet.deploys import EngineRelease, FirewallRelease, funasr_release
+    from funasr_fleet.deploys.docker import EngineRelease
+    from funasr_fleet.deploys.firewall import FirewallRelease
+    from funasr_fleet.deploys.rollout import funasr_release
 
     inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "lb1")],
                                groups={"lb": (["lb1"], {})}, override={"funasr_tls": "off"})
