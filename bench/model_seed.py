@@ -34,13 +34,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from funasr_fleet.fleet import load_inventory  # noqa: E402
+from funasr_fleet.pyinfra_internals import load_inventory  # noqa: E402
 from funasr_fleet.facts.models import rsync_version  # noqa: E402
 from funasr_fleet.hub import fetch_models, fleet_model_sets  # noqa: E402
 from funasr_fleet.lab.standin_hub import StandinHub  # noqa: E402
 from funasr_fleet.lab.state import lab_dir, load_state  # noqa: E402
 from funasr_fleet.models import transfer_tree  # noqa: E402
-from funasr_fleet.operations import model_rsync_flags  # noqa: E402
+from funasr_fleet.operations.models import model_rsync_flags  # noqa: E402
 from funasr_fleet.settings import load_settings  # noqa: E402
 from funasr_fleet.transfer import (SshRsyncCommand, cpu_has_aes, ssh_ciphers,  # noqa: E402
                                    ssh_command, ssh_destination)

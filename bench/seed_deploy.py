@@ -11,7 +11,7 @@ import os
 from pyinfra import host
 
 from funasr_fleet.hub import fetch_models
-from funasr_fleet.operations import models_seeded
+from funasr_fleet.operations.models import models_seeded
 from funasr_fleet.settings import load_settings
 
 settings = load_settings(host)

@@ -1,37 +1,20 @@
 """
-Fleet-wide views from the control node: load an inventory as pyinfra does, probe every
-host in parallel, print a table.
+Fleet-wide views from the control node: read every host's release record, probe every
+server instance in parallel, print a table.
 
     python -m funasr_fleet status inventory/lab.py [--json]
 """
 
 import argparse
 import json
-import os
 import sys
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 from .gate import tls_policy
 from .errors import SettingsError
 from .probe import probe
+from .pyinfra_internals import load_inventory
 from .settings import check_inventory, load_settings
-
-
-def load_inventory(path):
-    """Build the pyinfra Inventory of an inventory file, with group_data from the current dir.
-
-    + path: inventory file, e.g. ``inventory/prod.py``
-    """
-    from pyinfra.context import ctx_state
-    from pyinfra.api import State
-
-    with warnings.catch_warnings():  # pyinfra_cli patches with gevent when imported
-        warnings.simplefilter("ignore")
-        from pyinfra_cli.inventory import make_inventory_from_files
-
-    with ctx_state.use(State()):
-        return make_inventory_from_files(path, cwd=os.getcwd())
 
 
 def release_records(inventory):

@@ -253,7 +253,7 @@ def main(argv):
                         help="pyinfra inventory (default: the local lab)")
     parser.add_argument("--workers", type=int, default=4, help="parallel downloads per model")
     args = parser.parse_args(argv)
-    from .fleet import load_inventory
+    from .pyinfra_internals import load_inventory
 
     try:
         for endpoint, cache_dir, spec in fleet_model_sets(load_inventory(args.inventory)):

@@ -19,11 +19,9 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyinfra.api.arguments import all_global_arguments
-from pyinfra.api.connectors import get_all_connectors
-
 from . import catalog, hotwords, modelset, tls
 from .errors import SettingsError
+from .pyinfra_internals import pyinfra_data_keys
 
 # --------------------------------------------------------------------------- checkers
 # Each checker takes the raw value and returns the typed value or raises
@@ -825,15 +823,8 @@ def _winning_value(layers, key):
     return None, None
 
 
-def _pyinfra_keys():
-    keys = {name for name, _ in all_global_arguments()}
-    for connector in get_all_connectors().values():
-        keys.update(getattr(connector, "data_meta", {}))
-    return keys
-
-
 def _unknown_keys(hostname, layers):
-    known = set(KNOBS) | _pyinfra_keys()
+    known = set(KNOBS) | pyinfra_data_keys()
     problems = []
     for source, layer in layers:
         for key in layer:

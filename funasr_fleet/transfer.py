@@ -14,10 +14,9 @@ import shutil
 import subprocess
 
 from pyinfra.api.command import RsyncCommand
-from pyinfra.connectors.ssh import SSHConnector
-from pyinfra.connectors.util import run_local_process
 
 from .facts.models import cpu_aes_test, rsync_version
+from .pyinfra_internals import connector_can_rsync, run_local, uses_ssh
 
 # OpenSSH's default ciphers with AES-GCM first. `ssh -c` takes the list in preference
 # order and the server picks the first it also offers, so a server without AES-GCM
@@ -62,13 +61,9 @@ def can_rsync(host):
     """Whether rsync over the system ssh client can reach ``host``: an SSH host (not
     ``@local``/``@docker``) without a password or passphrase-protected key, and rsync
     on the control node. The remote end's rsync is a fact (`facts.models.ModelManifests`)."""
-    if not isinstance(host.connector, SSHConnector) or not local_rsync_version():
+    if not uses_ssh(host) or not local_rsync_version():
         return False
-    try:
-        host.connector.check_can_rsync()
-    except NotImplementedError:
-        return False
-    return True
+    return connector_can_rsync(host)
 
 
 def ssh_command(data, ciphers=()):
@@ -130,8 +125,8 @@ class SshRsyncCommand(RsyncCommand):
                                     connector_arguments.get("_sudo_user"))
         if state.print_input:
             host.log(f">>> {command}")
-        status, output = run_local_process(command, print_output=state.print_output,
-                                           print_prefix=host.print_prefix)
+        status, output = run_local(command, print_output=state.print_output,
+                                   print_prefix=host.print_prefix)
         if status != 0:
             raise OSError(output.stderr)
         return True

@@ -44,7 +44,7 @@ def asr_config(settings, instance=None):
 
 def main(argv):
     """CLI: ``xiaozhi-config INVENTORY [--host NAME]``; prints YAML to merge into .config.yaml."""
-    from .fleet import load_inventory
+    from .pyinfra_internals import load_inventory
     from .settings import check_inventory, load_settings
 
     parser = argparse.ArgumentParser(prog="python -m funasr_fleet xiaozhi-config",

@@ -18,6 +18,7 @@ from ..operations.files import managed_paths
 from ..operations.nginx import balancer_configured
 from ..operations.release import release_healthy, release_rolled_back
 from ..operations.systemd import unit_running
+from ..pyinfra_internals import operation_hash, operation_meta
 from ..render import gpu_export
 from ..waves import wave_of
 from .docker import engine_changes
@@ -53,13 +54,13 @@ def changed_on(operation, names):
       on every host, and each host's outcome is read from pyinfra's state by that hash
     + names: the host names to look at
     """
-    state, op_hash = host.state, operation._hash
+    state, op_hash = host.state, operation_hash(operation)
 
     def changed():
-        results = {other.name: state.ops.get(other, {}).get(op_hash) for other in state.inventory
+        results = {other.name: operation_meta(state, other, op_hash) for other in state.inventory
                    if other.name in names}
-        return {name for name, data in results.items()
-                if data and data.operation_meta.is_complete() and data.operation_meta.did_change()}
+        return {name for name, meta in results.items()
+                if meta and meta.is_complete() and meta.did_change()}
     return changed
 
 

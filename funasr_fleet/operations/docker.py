@@ -8,12 +8,12 @@ from io import BytesIO
 from pyinfra import host
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
-from pyinfra.connectors.util import make_unix_command_for_host
 
 from ..digest import sha256_bytes
 from ..facts.apt import DebPackageVersions
 from ..facts.docker import ComposeProject, DockerImageId
 from ..facts.files import PathStates
+from ..pyinfra_internals import ssh_exec
 
 
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -217,15 +217,14 @@ def image_loaded(tarball):
 
 def _stream_docker_load(state, host, tarball):
     """FunctionCommand body: pipe the tarball into ``docker load``, then check the image ID."""
-    client = getattr(host.connector, "client", None)
-    if client is None:
+    streams = ssh_exec(state, host, StringCommand("docker", "load"))
+    if streams is None:
         remote = f"/tmp/funasr-fleet-{tarball.path.name}"
         host.put_file(str(tarball.path), remote)
         loaded, _ = host.run_shell_command(StringCommand("docker", "load", "-i", remote, "&&",
                                                          "rm", "-f", remote))
     else:
-        command = make_unix_command_for_host(state, host, StringCommand("docker", "load"))
-        stdin, stdout, stderr = client.exec_command(command.get_raw_value())
+        stdin, stdout, stderr = streams
         try:
             with open(tarball.path, "rb") as source:
                 for block in iter(lambda: source.read(1 << 20), b""):
