@@ -1,35 +1,8 @@
-"""
-funasr-fleet's commands besides the deploy itself (which is plain pyinfra).
-
-    python -m funasr_fleet probe ws[s]://HOST:PORT [--json]
-    python -m funasr_fleet status INVENTORY [--json]
-    python -m funasr_fleet models fetch [INVENTORY]
-    python -m funasr_fleet xiaozhi-config INVENTORY [--host NAME]
-"""
+"""``python -m funasr_fleet COMMAND ...``: the commands of `funasr_fleet.cli`."""
 
 import sys
 
-COMMANDS = {
-    "probe": ("funasr_fleet.probe", "probe one server with real speech"),
-    "status": ("funasr_fleet.fleet", "probe every host of an inventory, print a table"),
-    "models": ("funasr_fleet.hub", "fetch every model a fleet uses into the control-node cache"),
-    "xiaozhi-config": ("funasr_fleet.xiaozhi", "print xiaozhi-esp32-server's ASR section for a host"),
-}
-
-
-def usage():
-    lines = [f"  {name:15} {summary}" for name, (_, summary) in COMMANDS.items()]
-    return "usage: python -m funasr_fleet COMMAND ...\n\ncommands:\n" + "\n".join(lines)
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in COMMANDS:
-        print(usage(), file=sys.stderr)
-        return 2
-    module = __import__(COMMANDS[argv[0]][0], fromlist=["main"])
-    return module.main(argv[1:])
-
+from .cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

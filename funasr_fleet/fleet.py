@@ -1,19 +1,13 @@
 """
 Fleet-wide views from the control node: read every host's release record, probe every
-server instance in parallel, print a table.
-
-    python -m funasr_fleet status inventory/lab.py [--json]
+server instance in parallel, print a table (``python -m funasr_fleet status``,
+funasr_fleet/cli/status.py).
 """
 
-import argparse
-import json
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from .gate import tls_policy
-from .errors import SettingsError
 from .probe import probe
-from .pyinfra_internals import load_inventory
 from .settings import check_inventory, load_settings
 
 
@@ -96,19 +90,3 @@ def format_table(rows):
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + "  ".join(line[-2:])
         for line in lines
     )
-
-
-def main(argv):
-    """CLI: ``status INVENTORY [--json]``; exit 0 when every host is healthy, else 1."""
-    parser = argparse.ArgumentParser(prog="python -m funasr_fleet status",
-                                     description="Probe every host of an inventory.")
-    parser.add_argument("inventory")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    args = parser.parse_args(argv)
-    try:
-        rows = fleet_status(load_inventory(args.inventory))
-    except SettingsError as error:
-        print(error, file=sys.stderr)
-        return 2
-    print(json.dumps(rows, indent=2, ensure_ascii=False) if args.json else format_table(rows))
-    return 0 if all(row["healthy"] for row in rows) else 1

@@ -6,12 +6,10 @@ Each model revision is fetched once per fleet, on the control node: list its fil
 write the manifest, then rename the whole revision directory into place. A failure at
 any step leaves no directory that `funasr_fleet.models.load_cached_model` would accept,
 and never touches a revision already cached. `plan_fetch` says what a fetch would do, from
-the listing alone, without changing anything (pyinfra ``--dry``).
-
-    python -m funasr_fleet models fetch inventory/prod.py
+the listing alone, without changing anything (pyinfra ``--dry``). ``python -m funasr_fleet
+models fetch`` (funasr_fleet/cli/models.py) warms the cache for a whole fleet.
 """
 
-import argparse
 import os
 import sys
 import threading
@@ -24,7 +22,7 @@ import requests
 
 from .digest import sha256_file
 from .cachelock import produce_once
-from .errors import DeployError, SettingsError
+from .errors import DeployError
 from .models import cache_dir_for, load_cached_model, planned_model, write_manifest_entries
 
 DEFAULT_ENDPOINT = "https://www.modelscope.cn"
@@ -242,29 +240,6 @@ def fleet_model_sets(inventory):
         for spec in settings.funasr_models.values():
             wanted[(settings.funasr_models_endpoint, settings.funasr_models_cache_dir, spec)] = None
     return list(wanted)
-
-
-def main(argv):
-    """CLI: ``models fetch [INVENTORY]``: warm the control-node cache for a whole fleet."""
-    parser = argparse.ArgumentParser(prog="python -m funasr_fleet models",
-                                     description="Manage the control-node model cache.")
-    parser.add_argument("action", choices=["fetch"], help="fetch every model the fleet uses")
-    parser.add_argument("inventory", nargs="?", default="inventory/lab.py",
-                        help="pyinfra inventory (default: the local lab)")
-    parser.add_argument("--workers", type=int, default=4, help="parallel downloads per model")
-    args = parser.parse_args(argv)
-    from .pyinfra_internals import load_inventory
-
-    try:
-        for endpoint, cache_dir, spec in fleet_model_sets(load_inventory(args.inventory)):
-            cached = fetch_model(endpoint, spec, cache_dir, workers=args.workers)
-            size = sum(entry["size"] for entry in cached.files)
-            print(f"{spec.id}@{spec.revision}: {len(cached.files)} files, "
-                  f"{size / 1e6:.1f} MB, verified, in {cached.directory}")
-    except (SettingsError, DeployError) as error:
-        print(error, file=sys.stderr)
-        return 2
-    return 0
 
 
 class Progress:

@@ -11,16 +11,13 @@ bounded, for the final result. A final reply that carries no text (the 2pass ser
 do_decoder at FunASR 1819303f5; the offline server's empty ``offline`` result) fails
 the probe at once: the server answered and recognised nothing. A server that never
 answers (e.g. the 2pass server without its punctuation model) runs into the deadline.
-
-    python -m funasr_fleet probe ws://10.0.0.5:10095 [--json]
+``python -m funasr_fleet probe ws://10.0.0.5:10095`` (funasr_fleet/cli/probe.py) runs it once.
 """
 
-import argparse
 import hashlib
 import json
 import socket
 import ssl
-import sys
 import time
 import wave
 from dataclasses import asdict, dataclass, field
@@ -287,33 +284,3 @@ def is_final_reply(message):
     ``2pass-offline``/``offline`` result (the offline server's only reply has
     ``is_final: false``: websocket-server.cpp:102)."""
     return message.get("is_final") is True or message.get("mode") in FINAL_MODES
-
-
-def main(argv):
-    """CLI: ``probe URL [--mode M] [--timeout S] [--insecure|--cafile F|--pin-sha256 H] [--json]``.
-
-    Exit status 0 healthy, 1 unhealthy, 2 usage error.
-    """
-    parser = argparse.ArgumentParser(prog="python -m funasr_fleet probe",
-                                     description="Probe a FunASR server with real speech.")
-    parser.add_argument("url", help="ws://HOST:PORT or wss://HOST:PORT")
-    parser.add_argument("--mode", choices=("2pass", "offline"), default="2pass")
-    parser.add_argument("--timeout", type=float, default=15.0, help="seconds for the final result")
-    parser.add_argument("--connect-timeout", type=float, default=5.0)
-    parser.add_argument("--insecure", action="store_true", help="accept any certificate (wss)")
-    parser.add_argument("--cafile", help="trust this CA bundle or certificate (wss)")
-    parser.add_argument("--pin-sha256", help="require this leaf certificate sha256 (wss)")
-    parser.add_argument("--realtime", action="store_true",
-                        help="send the audio at its own pace, like a microphone")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
-    tls = TlsPolicy(verify=not args.insecure, cafile=args.cafile, pin_sha256=args.pin_sha256)
-    result = probe(args.url, mode=args.mode, timeout=args.timeout,
-                   connect_timeout=args.connect_timeout, tls=tls, realtime=args.realtime)
-    if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
-    elif result.ok:
-        print(f"healthy {args.url}: {result.text!r} in {result.latency_s:.2f}s")
-    else:
-        print(f"UNHEALTHY {args.url}: {result.stage}: {result.error}", file=sys.stderr)
-    return 0 if result.ok else 1
