@@ -4,7 +4,7 @@ Converge a FunASR fleet: Docker Engine, the firewall, the FunASR service, then a
     pyinfra -y inventory/prod.py deploy.py                              # converge
     pyinfra -y inventory/prod.py deploy.py --data funasr_version=0.1.13 # staged upgrade
 
-Every host's data is validated first (funasr_fleet/settings.py): one bad value on
+Every host's data is validated first (funasr_fleet/settings/): one bad value on
 one host stops the run before any host is changed. Then models and images are staged on
 every host, and the hosts are changed in waves (canary first): Docker engine changes
 (daemon.json, pinned versions, the NVIDIA toolkit), the firewall, then the servers, each

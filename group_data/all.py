@@ -4,7 +4,7 @@
 # the inventory) < host data in the inventory < `--data key=value` on the command line.
 # funasr_hotwords and funasr_models merge across layers entry by entry; every other
 # knob is replaced whole by a higher layer. Keys not listed here are rejected (typos
-# do not pass silently). Validation: funasr_fleet/settings.py (KNOBS).
+# do not pass silently). Validation: funasr_fleet/settings/knobs.py (KNOBS).
 
 # ---------------------------------------------------------------- Docker Engine
 # Where Docker Engine comes from: "distro" (docker.io + docker-compose v2 from the

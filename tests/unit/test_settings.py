@@ -315,9 +315,9 @@ def test_an_allow_list_that_would_block_the_control_nodes_probe_is_refused(monke
                                                                           refused):
     import ipaddress
 
-    from funasr_fleet import settings as settings_module
+    from funasr_fleet.settings import validation
 
-    monkeypatch.setattr(settings_module, "probe_source_address",
+    monkeypatch.setattr(validation, "probe_source_address",
                         lambda address, port: source and ipaddress.ip_address(source))
     inventory = cpu_inventory(host_data={"funasr_allow_from": allowed})
     if not refused:
