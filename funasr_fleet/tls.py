@@ -23,7 +23,6 @@ are never logged or printed: messages name paths and certificate names only.
 import datetime
 import ipaddress
 import os
-import re
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .cachelock import exclusive, produce_once
+from .cert_names import certificate_names, san_name
 from .errors import DeployError
 
 CA_LIFETIME = datetime.timedelta(days=3650)
@@ -44,9 +44,6 @@ CERTIFICATE_LIFETIME = datetime.timedelta(days=365)
 RENEW_BEFORE = datetime.timedelta(days=30)
 # Tolerated clock difference between the control node and the probe's or client's clock.
 BACKDATE = datetime.timedelta(minutes=5)
-
-_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
-_DNS_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
 
 @dataclass(frozen=True)
@@ -103,32 +100,6 @@ class Issued:
     reason: str | None
 
 
-def san_name(value):
-    """The canonical form of a certificate name: an IP address or a lowercase DNS name.
-
-    + value: a DNS name (``asr-1.example.com``, ``lab-1``) or an IPv4/IPv6 address
-
-    Raises ValueError for anything else (URLs, ``host:port``, wildcards, scoped IPv6).
-
-    **Example:**
-
-    .. code:: python
-
-        san_name("ASR-1.Example.com.")  # 'asr-1.example.com'
-        san_name("2001:db8:0::5")       # '2001:db8::5'
-    """
-    if isinstance(value, str) and "%" not in value:
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            pass
-    name = value.lower().removesuffix(".") if isinstance(value, str) else ""
-    if len(name) > 253 or re.fullmatch(r"[0-9.]+", name) or not _DNS_NAME.fullmatch(name):
-        raise ValueError(f"{value!r} is not a DNS name or an IP address (e.g. 'asr-1.example.com' "
-                         "or '10.0.0.5'; no scheme, port or wildcard)")
-    return name
-
-
 def ca_files(tls_dir):
     """The fleet CA's `CertificateFiles` under ``tls_dir`` (they may not exist yet).
 
@@ -173,8 +144,8 @@ def host_certificate(tls_dir, host, names, now=None):
 
     + tls_dir: the control-node TLS directory (``funasr_tls_dir``)
     + host: the inventory name (the files go to ``hosts/<host>/``)
-    + names: the subjectAltName entries (DNS names and IP addresses, see `san_name`);
-      the first is also the subject's common name
+    + names: the subjectAltName entries (DNS names and IP addresses, see
+      `cert_names.san_name`); the first is also the subject's common name
     + now: the current time (tests); default: now, UTC
 
     The existing certificate is kept, byte for byte, while it is still right; the check
@@ -254,7 +225,7 @@ def reissue_reason(files, ca_certificate, names, now):
 
     + files: the host's `CertificateFiles`
     + ca_certificate: the fleet CA's ``x509.Certificate``
-    + names: the wanted names, canonical (`san_name`)
+    + names: the wanted names, canonical (`cert_names.san_name`)
     + now: the current time (aware datetime)
 
     **Example:**
@@ -282,27 +253,6 @@ def reissue_reason(files, ca_certificate, names, now):
     if certificate.not_valid_after_utc - now < RENEW_BEFORE:
         return f"it expires on {certificate.not_valid_after_utc:%Y-%m-%d}"
     return None
-
-
-def certificate_names(certificate):
-    """The canonical names (`san_name`) in a certificate's subjectAltName, in order.
-
-    + certificate: an ``x509.Certificate`` or PEM bytes
-
-    **Example:**
-
-    .. code:: python
-
-        certificate_names(Path("hosts/asr-1/server.crt").read_bytes())  # ('asr-1', '10.0.0.5')
-    """
-    if isinstance(certificate, bytes):
-        certificate = x509.load_pem_x509_certificate(certificate)
-    try:
-        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return ()
-    return tuple(str(entry.value) if isinstance(entry, x509.IPAddress) else entry.value.lower()
-                 for entry in names if isinstance(entry, (x509.IPAddress, x509.DNSName)))
 
 
 def _general_name(name):

@@ -13,6 +13,7 @@ from pyinfra import host
 from pyinfra.api import HiddenValue, deploy
 
 from .. import tls
+from ..cert_names import san_name
 from ..digest import rendered_with_digest, sha256_bytes, sha256_text
 from ..errors import DeployError, SettingsError
 from ..facts.nvidia import NvidiaGpus
@@ -81,7 +82,7 @@ def server_certificate(settings, balancer=None, dry=False):
     if settings.funasr_tls != "generated":
         return None
     names = tuple(dict.fromkeys(settings.tls_sans + tuple(
-        tls.san_name(name) for name in (balancer.names if balancer else ()))))
+        san_name(name) for name in (balancer.names if balancer else ()))))
     if dry:
         planned = tls.plan_host_certificate(settings.funasr_tls_dir, settings.host, names)
         if isinstance(planned, tls.PlannedCertificate):

@@ -9,7 +9,8 @@ import posixpath
 import re
 from pathlib import Path
 
-from .. import catalog, tls
+from .. import catalog
+from ..cert_names import san_name
 from .secret_files import read_secret
 
 
@@ -182,7 +183,7 @@ def _san_list(value):
     names = []
     for entry in value:
         try:
-            names.append(tls.san_name(entry))
+            names.append(san_name(entry))
         except ValueError as error:
             raise ValueError(f"entry {error}") from None
     return tuple(names)

@@ -3,7 +3,8 @@
 import os
 from dataclasses import dataclass
 
-from .. import catalog, tls
+from .. import catalog
+from ..cert_names import san_name
 from ..errors import SettingsError
 from .secret_files import read_secret
 
@@ -152,9 +153,10 @@ class Settings:
     @property
     def tls_sans(self):
         """The names a generated certificate holds: the inventory name, the SSH host, the
-        probe address and ``funasr_tls_sans``, canonical (`tls.san_name`), without repeats."""
+        probe address and ``funasr_tls_sans``, canonical (`cert_names.san_name`), without
+        repeats."""
         names = (self.host, self.ssh_hostname, self.funasr_probe_address, *self.funasr_tls_sans)
-        return tuple(dict.fromkeys(tls.san_name(name) for name in names if name))
+        return tuple(dict.fromkeys(san_name(name) for name in names if name))
 
     @property
     def registry_password(self):

@@ -11,7 +11,8 @@ import os
 import socket
 from dataclasses import dataclass
 
-from .. import catalog, hotwords, modelset, tls
+from .. import catalog, hotwords, modelset
+from ..cert_names import san_name
 from ..errors import SettingsError
 from ..pyinfra_internals import pyinfra_data_keys
 from .knobs import FLEET_WIDE, KNOBS, LAYERED
@@ -203,7 +204,7 @@ def _derive(host, layers, values):
                             ("funasr_probe_address", values["funasr_probe_address"])):
             try:
                 if name:
-                    tls.san_name(name)
+                    san_name(name)
             except ValueError as error:
                 problem("funasr_tls", f"is 'generated', but the host's {where} cannot be a "
                         f"certificate name: {error}; rename it, or set funasr_tls = 'files'")

@@ -10,6 +10,7 @@ from cryptography import x509
 from pyinfra.context import ctx_host
 
 from funasr_fleet import tls
+from funasr_fleet.cert_names import certificate_names, san_name
 from funasr_fleet.deploys.service import release_files, server_certificate
 from funasr_fleet.gate import tls_policy
 from funasr_fleet.settings import load_settings
@@ -116,14 +117,14 @@ def test_a_tls_directory_others_can_open_is_refused(tmp_path):
 @pytest.mark.parametrize("value, expected", [
     ("Lab-1.", "lab-1"), ("10.0.0.5", "10.0.0.5"), ("2001:DB8:0::5", "2001:db8::5"), ("asr_1", "asr_1")])
 def test_san_names_are_canonical(value, expected):
-    assert tls.san_name(value) == expected
+    assert san_name(value) == expected
 
 
 @pytest.mark.parametrize("value", ["https://asr.example.com", "asr:10095", "*.example.com", "10.0.0.256",
                                    "-bad", "fe80::1%eth0", "", 5])
 def test_san_names_refuse_what_a_certificate_cannot_hold(value):
     with pytest.raises(ValueError, match="is not a DNS name or an IP address"):
-        tls.san_name(value)
+        san_name(value)
 
 
 def test_the_probe_trusts_the_fleet_ca_and_checks_the_name(tmp_path):
@@ -168,7 +169,7 @@ def test_with_a_load_balancer_the_servers_certificates_hold_its_names_too(tmp_pa
     settings = load_settings(inventory.get_host("asr-1"))
     with ctx_host.use(FakeHost({})):
         certificate = server_certificate(settings, fleet_balancer(inventory, settings))
-    names = tls.certificate_names(x509.load_pem_x509_certificate(certificate.cert.read_bytes()))
+    names = certificate_names(x509.load_pem_x509_certificate(certificate.cert.read_bytes()))
     assert {"asr-1", "lb1", "203.0.113.7"} <= set(names)
 
 
