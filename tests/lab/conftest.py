@@ -92,6 +92,19 @@ class Lab:
         """When the host's dockerd last started (CLOCK_MONOTONIC, which the lab's hosts share)."""
         return int(self.ssh(name, "systemctl show -p ActiveEnterTimestampMonotonic --value docker.service"))
 
+    def reboot(self, name):
+        """Restart the host's container, as a reboot would: every process stops, systemd
+        boots it again (its disk and Docker's data kept). Docker publishes the container's
+        ports anew, so the lab's state is read again (`lab up` keeps running hosts)."""
+        from funasr_fleet.lab.state import load_state
+
+        subprocess.run(["docker", "restart", self.entry(name)["container"]], check=True, timeout=300,
+                       capture_output=True)
+        subprocess.run([sys.executable, "-m", "funasr_fleet.lab", "up", "--hosts", str(LAB_HOSTS),
+                        "--lb-hosts", str(LAB_BALANCERS)], cwd=REPO, check=True, timeout=600,
+                       capture_output=True)
+        self.state = load_state()
+
     def set_host_data(self, data):
         """Per-host data overrides that inventory/lab.py reads ({} removes them)."""
         if data:

@@ -48,6 +48,8 @@ PROOFS = [
     ("a daemon.json with which Docker does not start",
      "test_engine_safety.py::test_docker_that_does_not_come_back_fails_the_canary_only_with_its_previous_daemon_json",
      "daemon-json-restore"),
+    ("a host reboot", "test_hardening.py::test_a_rebooted_host_comes_back_by_itself_with_its_firewall_before_docker",
+     "restart-policy"),
     ("a docker unit left failed", "test_engine_safety.py::test_a_failed_docker_unit_is_healed_by_the_next_run",
      "reset-failed"),
     ("a firewall that drops the control node's probe",
