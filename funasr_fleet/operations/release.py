@@ -15,6 +15,9 @@ from ..models import MANIFEST
 from ..render import EXPORTS_DIR
 from .files import backup_restored
 
+# How many of a failed server's last log lines its failure line carries.
+SERVER_LOG_LINES = 5
+
 
 @operation()
 def release_healthy(gate, release, directory, project):
@@ -172,11 +175,26 @@ def _compose(directory, project, *args):
                          "--project-name", QuoteString(project), *args)
 
 
+def server_words(host, directory, project, lines=SERVER_LOG_LINES):
+    """The servers' own account of a failure, read before anything is restored: each
+    container's restart count and state, and the last ``lines`` lines of its log (where
+    FunASR says why it exits, e.g. ``.../TLG.fst do not exists.``), as one line."""
+    _, states = host.run_shell_command(StringCommand(
+        _compose(directory, project, "ps", "-aq"), "|", "xargs", "-r", "docker", "inspect", "--format",
+        QuoteString("{{.Name}} restarts {{.RestartCount}}, {{.State.Status}} (exit {{.State.ExitCode}})")))
+    _, logs = host.run_shell_command(StringCommand(
+        _compose(directory, project, "logs", "--no-color", "--no-log-prefix", "--tail", str(lines)), "2>&1"))
+    said = " | ".join(line.strip() for line in logs.stdout_lines if line.strip())[-600:]
+    containers = "; ".join(line.strip().lstrip("/") for line in states.stdout_lines if line.strip())
+    return f"server: {containers or 'no container'}; its log: {said or '(empty)'}"
+
+
 def _rolled_back(state, host, gate, release, previous, failures, directory, project):
     """FunctionCommand body: restore the kept release, bring it up, probe it, fail the host."""
+    words = server_words(host, directory, project)
     for url, result in failures:
         host.log_styled(f"FunASR {release['version']} unhealthy at {url}: {result.stage}: "
-                        f"{result.error}", fg="red")
+                        f"{result.error}; {words}", fg="red")
     kept = f"{directory}/previous"
     done, error = _brought_back(host, kept, directory, project, before=(
         "[", "-f", QuoteString(f"{kept}{directory}/compose.yaml"), "]", "&&"))
@@ -189,16 +207,14 @@ def _rolled_back(state, host, gate, release, previous, failures, directory, proj
     back = ("healthy again" if all(result.ok for result in healthy)
             else "STILL UNHEALTHY: " + "; ".join(f"{r.stage}: {r.error}" for r in healthy if not r.ok))
     host.log_styled(f"ROLLED BACK: {release['version']} ({release['image']}) failed its health probe "
-                    f"({first.stage}: {first.error}); restored {previous['version']} "
+                    f"({first.stage}: {first.error}; {words}); restored {previous['version']} "
                     f"({previous['image']}), {back}. No further wave starts.", fg="red")
     return False
 
 
 def _report_unhealthy(state, host, failures, directory, project):
-    """FunctionCommand body: log why probes failed and the server log tail; fail the host."""
+    """FunctionCommand body: log why probes failed, with the servers' own words; fail the host."""
+    words = server_words(host, directory, project)
     for url, result in failures:
-        host.log_styled(f"FunASR unhealthy at {url}: {result.stage}: {result.error}", fg="red")
-    _, output = host.run_shell_command(_compose(directory, project, "logs", "--no-color", "--tail", "20"))
-    for line in output.stdout_lines + output.stderr_lines:
-        host.log(f"  server log | {line}")
+        host.log_styled(f"FunASR unhealthy at {url}: {result.stage}: {result.error}; {words}", fg="red")
     return False

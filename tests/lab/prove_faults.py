@@ -12,6 +12,7 @@ The same tests pass with every behaviour on: that is `make test`.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "tests" / "lab"
+LOGS = Path(os.environ.get("FUNASR_LAB_DIR", REPO / ".lab")) / "prove-faults"
 
 # (fault-table row, the lab test that claims it (after those it needs, space-separated),
 # the switch that turns the behaviour off)
@@ -45,6 +47,8 @@ PROOFS = [
     ("a release that fails its probe",  # (the first test puts the lab on v2)
      "test_upgrade.py::test_v1_to_v2_the_canary_is_upgraded_and_probed_before_any_other_host_changes "
      "test_upgrade.py::test_v2_to_failing_v3_rolls_the_canary_back_and_stops_then_fixed_v3_completes", "rollback"),
+    ("a server that exits at start",
+     "test_faults.py::test_a_server_that_exits_at_start_fails_its_gate_with_its_own_log_line", "server-words"),
     ("a daemon.json with which Docker does not start",
      "test_engine_safety.py::test_docker_that_does_not_come_back_fails_the_canary_only_with_its_previous_daemon_json",
      "daemon-json-restore"),
@@ -86,6 +90,9 @@ def main(only=()):
     setup = pytest(str(LAB / "test_converge.py"))
     if setup.returncode != 0:
         sys.exit(f"the lab did not converge:\n{setup.stdout[-3000:]}")
+    shutil.rmtree(LOGS, ignore_errors=True)
+    LOGS.mkdir(parents=True)
+    print(f"(each run's output: {LOGS})")
     print("| fault | test | FUNASR_LAB_BREAK | result with the behaviour off |\n|---|---|---|---|")
     proven = True
     for row, test, switch in rows:
@@ -93,8 +100,8 @@ def main(only=()):
         broken = pytest(*(str(LAB / node) for node in test.split()), env={"FUNASR_LAB_BREAK": switch})
         failed = broken.returncode == 1
         proven &= failed
-        summary = next((line for line in reversed(broken.stdout.splitlines()) if line.startswith("FAILED")), "")
-        reason = summary.split(" - ", 1)[1][:120] if " - " in summary else ""
+        reason = next((line[1:].strip() for line in broken.stdout.splitlines() if line.startswith("E ")), "")[:120]
+        (LOGS / f"{len(list(LOGS.iterdir())) + 1:02d}-{switch}.log").write_text(broken.stdout + broken.stderr)
         verdict = f"fails ({reason})" if failed else f"PASSES: does not prove it (exit {broken.returncode})"
         print(f"| {row} | `{test.split()[-1].split('::')[1]}` | `{switch}` | {verdict}, {time.monotonic() - started:.0f} s |",
               flush=True)

@@ -211,3 +211,25 @@ def test_a_full_disk_while_loading_the_image_stops_the_rollout_and_keeps_every_s
         lab.set_host_data({})
         assert lab.deploy().returncode == 0
         subprocess.run(["docker", "rmi", f"{standin}:{tag}"], capture_output=True)
+
+
+def test_a_server_that_exits_at_start_fails_its_gate_with_its_own_log_line(faults_lab):
+    """A release whose LM directory lacks TLG.fst (another repository put in the lm role):
+    FunASR exits 255 at start, docker restarts it, the gate fails, the canary is rolled
+    back, and the failure lines carry FunASR's own words and the restart count."""
+    lab = faults_lab
+    canary = lab.hosts[0]
+    vad = {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"}
+    lab.set_host_data({canary: {"funasr_models": {"2pass": {"lm": vad}}, "funasr_start_timeout": 15}})
+    try:
+        result = lab.deploy()
+    finally:
+        lab.set_host_data({})
+    assert result.returncode != 0
+    said = f"/workspace/models/{vad['id']}@{vad['revision']}/TLG.fst do not exists."
+    rolled = [line for line in result.output.splitlines() if f"[{canary}] ROLLED BACK: " in line]
+    assert len(rolled) == 1 and said in rolled[0], result.output[-4000:]
+    assert re.search(r"server: funasr-funasr-1 restarts \d+, ", rolled[0]), rolled[0]
+    assert any(said in line for line in result.output.splitlines() if f"[{canary}] FunASR " in line
+               and " unhealthy at " in line)
+    assert lab.probe(canary)[0] == 0  # back on the release it ran

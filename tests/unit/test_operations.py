@@ -618,3 +618,23 @@ def test_a_ruleset_the_probe_gets_through_is_kept_and_installed_for_boot(tmp_pat
     assert _ruleset_loaded(None, host, str(path), "inet funasr_fleet", ("ws://asr-1:10095",))
     assert host.table.read_text() == "table inet funasr_fleet {\n  new\n}\n" and path.read_text() == new
     assert host.logs == []
+
+
+def test_a_failed_servers_own_words_carry_its_restarts_and_last_log_lines():
+    from types import SimpleNamespace
+
+    from funasr_fleet.operations.release import server_words
+
+    class Host:
+        def run_shell_command(self, command):
+            text = command.get_raw_value()
+            lines = (["/funasr-funasr-1 restarts 3, restarting (exit 255)"] if "inspect" in text else
+                     ["I20261201 12:00:01 funasr-wss-server-2pass.cpp:95] Set vad-dir : /workspace/models/vad",
+                      "", "E20261201 12:00:01 util.cpp:120] /workspace/models/lm/TLG.fst do not exists."])
+            assert "--no-log-prefix" in text or "inspect" in text
+            return True, SimpleNamespace(stdout_lines=lines, stderr_lines=[])
+
+    assert server_words(Host(), "/opt/funasr", "funasr") == (
+        "server: funasr-funasr-1 restarts 3, restarting (exit 255); its log: "
+        "I20261201 12:00:01 funasr-wss-server-2pass.cpp:95] Set vad-dir : /workspace/models/vad | "
+        "E20261201 12:00:01 util.cpp:120] /workspace/models/lm/TLG.fst do not exists.")
