@@ -187,12 +187,12 @@ def test_ssh_cut_while_models_are_staged_leaves_the_live_models_and_a_rerun_comp
         # server untouched, and no wave changed any host (staging is before every wave)
         assert lab.ssh(name, LIVE_MODELS) == live
         assert lab.container(name)["State"]["StartedAt"] == started and lab.probe(name)[0] == 0
-        for other in lab.hosts:
-            assert VAD_DIR.format("v2.0.7") not in lab.ssh(
+        for other in lab.hosts:  # (the servers' command names the container's path)
+            assert f"{VAD_ID}@v2.0.7" not in lab.ssh(
                 other, "docker inspect -f '{{join .Args \" \"}}' funasr-funasr-1"), other
         rerun = lab.deploy()  # the same command completes
         assert rerun.returncode == 0, rerun.output[-3000:]
-        assert f"--vad-dir /workspace/models/{VAD_DIR.format('v2.0.7').split('/models/')[1]}" in lab.ssh(
+        assert f"--vad-dir /workspace/models/{VAD_ID}@v2.0.7" in lab.ssh(
             name, "docker inspect -f '{{join .Args \" \"}}' funasr-funasr-1")
     finally:
         lab.set_host_data({})
