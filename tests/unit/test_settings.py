@@ -40,6 +40,25 @@ def test_every_knob_is_in_all_py_and_in_settings():
     assert set(KNOBS) == all_keys == fields
 
 
+def test_every_knob_is_declared_once_and_settings_takes_its_fields_from_the_declarations():
+    from collections import Counter
+
+    from funasr_fleet.settings import DECLARATIONS, KNOB_DECLARATIONS, Knob
+
+    names = [knob.name for knob in KNOB_DECLARATIONS]
+    assert [name for name, count in Counter(names).items() if count > 1] == []
+    assert names == list(KNOBS) == [item.name for item in DECLARATIONS if isinstance(item, Knob)]
+    fields = [(f.name, f.type) for f in dataclasses.fields(Settings)][1:-2]
+    assert fields == [(knob.name, knob.type) for knob in KNOB_DECLARATIONS]
+
+
+def test_every_declared_default_passes_its_own_checker():
+    from funasr_fleet.settings import KNOB_DECLARATIONS
+
+    for knob in KNOB_DECLARATIONS:
+        assert isinstance(knob.check(knob.default), knob.type), knob.name
+
+
 @pytest.mark.parametrize("key, value, expected", [
     ("funasr_port", 70000, "funasr_port = 70000 (from host h1 in the inventory): must be an integer from 1 to 65535"),
     ("funasr_hotwords", {"阿里巴巴": "high"}, "weight 'high'; weights are integers 1-100"),
