@@ -82,6 +82,22 @@ def test_unknown_key_in_group_data_suggests_the_knob():
     assert "unknown key; did you mean 'funasr_port'?" in message
 
 
+def test_other_deploys_keys_are_left_alone_but_a_typo_in_ours_is_refused():
+    # Another deploy's data in the same inventory (node_exporter's) is not ours to judge.
+    others = {"node_exporter_version": "1.8.2", "monitoring_port": 9100}
+    settings = load_settings(cpu_inventory(host_data=others, cpu_data={**group_data("cpu"),
+                                                                       "node_exporter_port": 9100}).get_host("h1"))
+    assert settings.funasr_version == "0.1.13"
+    message = problems_of(cpu_inventory(host_data={**others, "funasr_verison": "0.1.13",
+                                                   "nvidia_toolkit_verison": "1.17.8-1"}))
+    assert "(2 problems)" in message
+    assert ("h1: funasr_verison = '0.1.13' (from host h1 in the inventory): unknown key; "
+            "did you mean 'funasr_version'? (remove or rename it)") in message
+    assert "nvidia_toolkit_verison = '1.17.8-1' (from host h1 in the inventory): unknown key; " \
+           "did you mean 'nvidia_toolkit_version'?" in message
+    assert "node_exporter" not in message and "monitoring_port" not in message
+
+
 def test_2pass_profile_accepts_an_lm_and_may_run_without_lm_and_itn():
     # funasr-wss-server-2pass.cpp:128 has --lm-dir (since online-cpu 0.1.6).
     settings = load_settings(cpu_inventory().get_host("h1"))
