@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test unit lab-test prove-faults demo lab-up lab-down lab-status bench clean
+.PHONY: venv test unit knobs lab-test prove-faults demo lab-up lab-down lab-status bench clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,10 @@ test: venv
 
 unit: venv
 	$(PYTHON) -m pytest tests/unit -q
+
+# group_data/all.py and the README's knob table, from funasr_fleet/settings/knobs.py.
+knobs: venv
+	$(PYTHON) -m funasr_fleet.settings.docs
 
 lab-test: venv
 	$(PYTHON) -m pytest tests/lab -v -ra

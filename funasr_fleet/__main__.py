@@ -1,4 +1,4 @@
-"""``python -m funasr_fleet COMMAND ...``: the commands of `funasr_fleet.cli`."""
+"""``python -m funasr_fleet COMMAND ...``: the ``funasr-fleet`` command (`funasr_fleet.cli`)."""
 
 import sys
 

@@ -21,7 +21,8 @@ from .catalog import BIN_DIR
 from .digest import sha256_text
 from .errors import DeployError
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+# The repository's templates/ (funasr_fleet/templates links to it), shipped inside the package.
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 CONTAINER_PORT = 10095
 CONTAINER_MODELS_DIR = "/workspace/models"

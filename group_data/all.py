@@ -3,8 +3,13 @@
 # Layers, lowest precedence first: this file < group_data/<group>.py (and group data in
 # the inventory) < host data in the inventory < `--data key=value` on the command line.
 # funasr_hotwords and funasr_models merge across layers entry by entry; every other
-# knob is replaced whole by a higher layer. Keys not listed here are rejected (typos
-# do not pass silently). Validation: funasr_fleet/settings/knobs.py (KNOBS).
+# knob is replaced whole by a higher layer. Keys starting with funasr_, docker_, nvidia_
+# that are not listed here are rejected (typos do not pass silently); other keys are
+# left to whatever else reads the inventory.
+#
+# Generated from funasr_fleet/settings/knobs.py (each knob's type, default, checker and
+# this comment, declared once): edit a knob there, then run
+#   python -m funasr_fleet.settings.docs
 
 # ---------------------------------------------------------------- Docker Engine
 # Where Docker Engine comes from: "distro" (docker.io + docker-compose v2 from the
@@ -156,6 +161,9 @@ funasr_tls_sans = []
 #                        "revision": "v2.0.5"}}}
 # Revisions v2.0.4 and later have FunASR 1.0's file names (images from online-cpu 0.1.10,
 # cpu 0.4.5); a pair an image cannot load is refused before any host changes.
+# offline-gpu follows FunASR's GPU guide: a PyTorch ASR model, which the GPU server exports
+# to TorchScript at its first start (into a writable per-host copy of the revision, see
+# funasr_gpu_bladedisc).
 funasr_models = {
     "2pass": {
         "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
@@ -177,8 +185,6 @@ funasr_models = {
         "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
         "lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"},
     },
-    # FunASR's GPU guide: a PyTorch ASR model; the GPU server exports it to TorchScript at
-    # its first start (into a writable per-host copy of the revision, see funasr_gpu_bladedisc).
     "offline-gpu": {
         "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
         "asr": {"id": "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",

@@ -1,32 +1,51 @@
 """
-funasr-fleet's commands besides the deploy itself (which is plain pyinfra), one module
-each; the libraries they use hold no command line.
+The ``funasr-fleet`` command (click, like pyinfra's own CLI): funasr-fleet's tools besides
+the deploy itself, which is plain pyinfra. One module per subcommand; the libraries they
+use hold no command line. ``python -m funasr_fleet`` runs the same command.
 
-    python -m funasr_fleet probe ws[s]://HOST:PORT [--json]
-    python -m funasr_fleet status INVENTORY [--json]
-    python -m funasr_fleet models fetch [INVENTORY]
-    python -m funasr_fleet xiaozhi-config INVENTORY [--host NAME]
+    funasr-fleet probe ws[s]://HOST:PORT [--json]
+    funasr-fleet status INVENTORY [--json]
+    funasr-fleet models fetch [INVENTORY]
+    funasr-fleet xiaozhi-config INVENTORY [--host NAME]
+    funasr-fleet lab up|status|down
 """
 
 import sys
 
-COMMANDS = {
-    "probe": ("funasr_fleet.cli.probe", "probe one server with real speech"),
-    "status": ("funasr_fleet.cli.status", "probe every host of an inventory, print a table"),
-    "models": ("funasr_fleet.cli.models", "fetch every model a fleet uses into the control-node cache"),
-    "xiaozhi-config": ("funasr_fleet.cli.xiaozhi", "print xiaozhi-esp32-server's ASR section for a host"),
-}
+import click
+
+from .lab import lab
+from .models import models
+from .probe import probe
+from .status import status
+from .xiaozhi import xiaozhi_config
 
 
-def usage():
-    lines = [f"  {name:15} {summary}" for name, (_, summary) in COMMANDS.items()]
-    return "usage: python -m funasr_fleet COMMAND ...\n\ncommands:\n" + "\n".join(lines)
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """funasr-fleet: probe FunASR servers, show a fleet's status, fetch its models, point
+    xiaozhi-esp32-server at it, run the local lab. Converge with pyinfra:
+    pyinfra -y INVENTORY deploy.py"""
+
+
+for command in (probe, status, models, xiaozhi_config, lab):
+    cli.add_command(command)
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in COMMANDS:
-        print(usage(), file=sys.stderr)
-        return 2
-    module = __import__(COMMANDS[argv[0]][0], fromlist=["main"])
-    return module.main(argv[1:])
+    """Run the command with ``argv`` (default: the process's); returns the exit status
+    (2 for a usage error, as click does)."""
+    try:
+        status = cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="funasr-fleet",
+                          standalone_mode=False)
+    except click.ClickException as error:  # a usage error (2) and the like
+        error.show()
+        return error.exit_code
+    except click.exceptions.Abort:
+        return 1
+    return status if isinstance(status, int) else 0
+
+
+def run():
+    """The ``funasr-fleet`` console script."""
+    sys.exit(main())

@@ -1,32 +1,31 @@
 """
-``python -m funasr_fleet models fetch [INVENTORY]``: fetch every model revision a fleet
-uses into the control-node cache, verified (`funasr_fleet.hub`).
+``funasr-fleet models fetch [INVENTORY]``: fetch every model revision a fleet uses into the
+control-node cache, verified (`funasr_fleet.hub`).
 """
 
-import argparse
-import sys
+import click
 
 from ..errors import DeployError, SettingsError
 from ..hub import fetch_model, fleet_model_sets
 from ..pyinfra_internals import load_inventory
 
 
-def main(argv):
-    """CLI: ``models fetch [INVENTORY]``: warm the control-node cache for a whole fleet."""
-    parser = argparse.ArgumentParser(prog="python -m funasr_fleet models",
-                                     description="Manage the control-node model cache.")
-    parser.add_argument("action", choices=["fetch"], help="fetch every model the fleet uses")
-    parser.add_argument("inventory", nargs="?", default="inventory/lab.py",
-                        help="pyinfra inventory (default: the local lab)")
-    parser.add_argument("--workers", type=int, default=4, help="parallel downloads per model")
-    args = parser.parse_args(argv)
+@click.group()
+def models():
+    """Manage the control-node model cache."""
+
+
+@models.command()
+@click.argument("inventory", default="inventory/lab.py")
+@click.option("--workers", type=int, default=4, show_default=True, help="parallel downloads per model")
+def fetch(inventory, workers):
+    """Fetch every model INVENTORY's hosts use (default: the local lab's) into the cache."""
     try:
-        for endpoint, cache_dir, spec in fleet_model_sets(load_inventory(args.inventory)):
-            cached = fetch_model(endpoint, spec, cache_dir, workers=args.workers)
+        for endpoint, cache_dir, spec in fleet_model_sets(load_inventory(inventory)):
+            cached = fetch_model(endpoint, spec, cache_dir, workers=workers)
             size = sum(entry["size"] for entry in cached.files)
-            print(f"{spec.id}@{spec.revision}: {len(cached.files)} files, "
-                  f"{size / 1e6:.1f} MB, verified, in {cached.directory}")
+            click.echo(f"{spec.id}@{spec.revision}: {len(cached.files)} files, "
+                       f"{size / 1e6:.1f} MB, verified, in {cached.directory}")
     except (SettingsError, DeployError) as error:
-        print(error, file=sys.stderr)
-        return 2
-    return 0
+        click.echo(error, err=True)
+        raise click.exceptions.Exit(2) from None

@@ -15,7 +15,7 @@ from .. import catalog, hotwords, modelset
 from ..cert_names import san_name
 from ..errors import SettingsError
 from ..pyinfra_internals import pyinfra_data_keys
-from .knobs import FLEET_WIDE, KNOBS, LAYERED
+from .knobs import FLEET_WIDE, KNOBS, LAYERED, PREFIXES
 from .model import Settings
 
 
@@ -266,11 +266,13 @@ def _winning_value(layers, key):
 
 
 def _unknown_keys(hostname, layers):
+    """A key with one of this project's prefixes (knobs.PREFIXES) that no knob has is a
+    typo; other keys are another deploy's data in the same inventory, not ours to judge."""
     known = set(KNOBS) | pyinfra_data_keys()
     problems = []
     for source, layer in layers:
         for key in layer:
-            if key in known:
+            if key in known or not key.startswith(PREFIXES):
                 continue
             close = difflib.get_close_matches(key, known, n=1)
             fix = f"did you mean {close[0]!r}?" if close else "see group_data/all.py for every knob"

@@ -40,6 +40,25 @@ def test_every_knob_is_in_all_py_and_in_settings():
     assert set(KNOBS) == all_keys == fields
 
 
+def test_every_knob_is_declared_once_and_settings_takes_its_fields_from_the_declarations():
+    from collections import Counter
+
+    from funasr_fleet.settings import DECLARATIONS, KNOB_DECLARATIONS, Knob
+
+    names = [knob.name for knob in KNOB_DECLARATIONS]
+    assert [name for name, count in Counter(names).items() if count > 1] == []
+    assert names == list(KNOBS) == [item.name for item in DECLARATIONS if isinstance(item, Knob)]
+    fields = [(f.name, f.type) for f in dataclasses.fields(Settings)][1:-2]
+    assert fields == [(knob.name, knob.type) for knob in KNOB_DECLARATIONS]
+
+
+def test_every_declared_default_passes_its_own_checker():
+    from funasr_fleet.settings import KNOB_DECLARATIONS
+
+    for knob in KNOB_DECLARATIONS:
+        assert isinstance(knob.check(knob.default), knob.type), knob.name
+
+
 @pytest.mark.parametrize("key, value, expected", [
     ("funasr_port", 70000, "funasr_port = 70000 (from host h1 in the inventory): must be an integer from 1 to 65535"),
     ("funasr_hotwords", {"阿里巴巴": "high"}, "weight 'high'; weights are integers 1-100"),
@@ -61,6 +80,22 @@ def test_unknown_key_in_group_data_suggests_the_knob():
     message = problems_of(cpu_inventory(cpu_data={**group_data("cpu"), "funasr_prot": 1}))
     assert "h1: funasr_prot = 1 (from group cpu" in message
     assert "unknown key; did you mean 'funasr_port'?" in message
+
+
+def test_other_deploys_keys_are_left_alone_but_a_typo_in_ours_is_refused():
+    # Another deploy's data in the same inventory (node_exporter's) is not ours to judge.
+    others = {"node_exporter_version": "1.8.2", "monitoring_port": 9100}
+    settings = load_settings(cpu_inventory(host_data=others, cpu_data={**group_data("cpu"),
+                                                                       "node_exporter_port": 9100}).get_host("h1"))
+    assert settings.funasr_version == "0.1.13"
+    message = problems_of(cpu_inventory(host_data={**others, "funasr_verison": "0.1.13",
+                                                   "nvidia_toolkit_verison": "1.17.8-1"}))
+    assert "(2 problems)" in message
+    assert ("h1: funasr_verison = '0.1.13' (from host h1 in the inventory): unknown key; "
+            "did you mean 'funasr_version'? (remove or rename it)") in message
+    assert "nvidia_toolkit_verison = '1.17.8-1' (from host h1 in the inventory): unknown key; " \
+           "did you mean 'nvidia_toolkit_version'?" in message
+    assert "node_exporter" not in message and "monitoring_port" not in message
 
 
 def test_2pass_profile_accepts_an_lm_and_may_run_without_lm_and_itn():

@@ -1,0 +1,126 @@
+"""
+What funasr-fleet reads from pyinfra that pyinfra does not publish, in this one module.
+Each use below was checked against pyinfra 3.10.0 (pyproject.toml pins it); re-check
+each when pyinfra is upgraded. Why each is needed:
+
+- `dry_run`: pyinfra has no public flag for ``--dry``, and deploy.py must not fetch
+  models, save images or issue certificates on the control node in a dry run. The CLI's
+  command line (``sys.argv``) is read; tests/unit/test_dry_run.py runs the real CLI.
+- `operation_hash`, `operation_meta`: a load balancer drains, in each wave, the servers
+  whose restart check changed on *other* hosts (`deploys.rollout.changed_on`). pyinfra
+  gives an operation's outcome only to the host that ran it (``OperationMeta``), so the
+  other hosts' copies are found by the operation's hash (``OperationMeta._hash``, the
+  same on every host for one call site) in pyinfra's per-host state (``State.ops``).
+  tests/unit/test_waves.py checks the op order and conditions this relies on.
+- `ssh_exec`: `operations.docker.image_loaded` streams an image tarball of gigabytes
+  into ``docker load``. pyinfra's ``run_shell_command`` sends stdin as text lines (a
+  newline added to each: binary data would be altered) and ``put_file`` writes the file
+  to the host's disk first, so the command runs on the SSH connector's paramiko client
+  (``SSHConnector.client``), built like pyinfra's own commands
+  (``make_unix_command_for_host``: sudo, environment, shell).
+- `uses_ssh`, `connector_can_rsync`: models are copied with rsync over the system ssh
+  client, which works only for hosts reached with pyinfra's SSH connector and a key ssh
+  can use unattended (``SSHConnector``, ``check_can_rsync``).
+- `run_local`: that rsync runs on the control node as pyinfra's connectors run local
+  commands (``run_local_process``: output printed with the host's prefix under ``-v``).
+- `pyinfra_data_keys`: host data keys funasr-fleet does not know are refused (a typo
+  must not pass silently), but pyinfra's own are allowed (``_sudo``, ``ssh_port``, ...).
+  pyinfra publishes no list of them; it keeps its global arguments in
+  ``pyinfra.api.arguments.all_global_arguments`` and each connector's keys in its
+  ``data_meta`` (``pyinfra.api.connectors.get_all_connectors``).
+- `load_inventory`: the CLI commands (``python -m funasr_fleet status ...``) load an
+  inventory file exactly as the pyinfra CLI does (group_data, inventory functions);
+  pyinfra publishes no loader, so pyinfra_cli's is used (``make_inventory_from_files``).
+"""
+
+import os
+import sys
+import warnings
+
+from pyinfra.api import State
+from pyinfra.api.arguments import all_global_arguments
+from pyinfra.api.connectors import get_all_connectors
+from pyinfra.connectors.ssh import SSHConnector
+from pyinfra.connectors.util import make_unix_command_for_host, run_local_process
+from pyinfra.context import ctx_state
+
+
+def dry_run():
+    """True while the pyinfra CLI prepares a ``--dry`` run; False anywhere else (tests, API).
+
+    pyinfra (checked against 3.10) has no public flag for ``--dry``: its CLI prepares
+    every host (running deploy.py) and only then stops before executing. The deploy file
+    runs inside that CLI process, so its command line says whether the run is dry. (The
+    CLI's click context, which holds the parsed flag, is not reachable from deploy code:
+    hosts are prepared in gevent greenlets, where click's context stack is empty.)
+    """
+    if "pyinfra_cli.cli" not in sys.modules:  # not the pyinfra CLI (tests, the API)
+        return False
+    args = sys.argv[1:]
+    return "--dry" in (args[:args.index("--")] if "--" in args else args)
+
+
+def operation_hash(operation):
+    """pyinfra's identity of an operation: what a call to it returned (``OperationMeta``)
+    names the same operation on every host that calls it from the same place."""
+    return operation._hash
+
+
+def operation_meta(state, host, op_hash):
+    """``host``'s ``OperationMeta`` of the operation ``op_hash`` (`operation_hash`), or None
+    when ``host`` does not carry that operation."""
+    data = state.ops.get(host, {}).get(op_hash)
+    return data.operation_meta if data else None
+
+
+def ssh_exec(state, host, command):
+    """Start ``command`` (a ``StringCommand``) on ``host`` over its SSH connection, as
+    pyinfra would run it (``_sudo`` and the like), and return paramiko's ``(stdin,
+    stdout, stderr)`` channel files, to stream bytes through; None when the host is not
+    reached over SSH (``@local``, ``@docker``, a test's fake host)."""
+    client = getattr(host.connector, "client", None)
+    if client is None:
+        return None
+    return client.exec_command(make_unix_command_for_host(state, host, command).get_raw_value())
+
+
+def uses_ssh(host):
+    """Whether ``host`` is reached with pyinfra's SSH connector."""
+    return isinstance(host.connector, SSHConnector)
+
+
+def connector_can_rsync(host):
+    """Whether ``host``'s connector lets rsync reach it (over SSH: no password and no
+    passphrase-protected key, which ssh in batch mode cannot type)."""
+    try:
+        host.connector.check_can_rsync()
+    except NotImplementedError:
+        return False
+    return True
+
+
+def run_local(command, print_output, print_prefix):
+    """Run the shell ``command`` on the control node as pyinfra's connectors do; returns
+    ``(exit status, output)`` (``output.stderr``: its standard error as text)."""
+    return run_local_process(command, print_output=print_output, print_prefix=print_prefix)
+
+
+def pyinfra_data_keys():
+    """The host data keys pyinfra itself reads: global arguments and connector data."""
+    keys = {name for name, _ in all_global_arguments()}
+    for connector in get_all_connectors().values():
+        keys.update(getattr(connector, "data_meta", {}))
+    return keys
+
+
+def load_inventory(path):
+    """Build the pyinfra Inventory of an inventory file, with group_data from the current dir.
+
+    + path: inventory file, e.g. ``inventory/prod.py``
+    """
+    with warnings.catch_warnings():  # pyinfra_cli patches with gevent when imported
+        warnings.simplefilter("ignore")
+        from pyinfra_cli.inventory import make_inventory_from_files
+
+    with ctx_state.use(State()):
+        return make_inventory_from_files(path, cwd=os.getcwd())

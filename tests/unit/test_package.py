@@ -1,0 +1,39 @@
+"""The package people install: a wheel with the templates, the license and the
+``funasr-fleet`` command; every subcommand answers --help."""
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from click.testing import CliRunner
+
+from funasr_fleet.cli import cli
+from helpers import REPO
+
+SUBCOMMANDS = ["probe", "status", "models", "models fetch", "xiaozhi-config", "lab", "lab up",
+               "lab status", "lab down"]
+
+
+def test_the_wheel_carries_the_templates_the_license_and_the_command(tmp_path):
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path), str(REPO)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    [wheel] = tmp_path.glob("funasr_fleet-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    templates = {name.rsplit("/", 1)[1] for name in names if name.startswith("funasr_fleet/templates/")}
+    assert templates == {path.name for path in (REPO / "templates").glob("*.j2")}
+    assert any(name.endswith("/LICENSE") for name in names)
+    entry_points = next(name for name in names if name.endswith("entry_points.txt"))
+    assert "funasr-fleet = funasr_fleet.cli:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_answers_help(command):
+    result = CliRunner().invoke(cli, [*command.split(), "--help"])
+    assert result.exit_code == 0 and "Usage: " in result.output, result.output
+
+
+def test_the_top_level_help_lists_every_command():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert all(f"  {name} " in result.output for name in ("probe", "status", "models", "xiaozhi-config", "lab"))
