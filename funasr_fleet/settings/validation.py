@@ -15,7 +15,7 @@ from .. import catalog, hotwords, modelset
 from ..cert_names import san_name
 from ..errors import SettingsError
 from ..pyinfra_internals import pyinfra_data_keys
-from .knobs import FLEET_WIDE, KNOBS, LAYERED, PREFIXES
+from .knobs import DEFAULTS, FLEET_WIDE, KNOBS, LAYERED, PREFIXES
 from .model import Settings
 
 
@@ -39,11 +39,14 @@ def data_layers(host):
 
     + host: a pyinfra ``Host``
 
-    Sources read like ``group_data/all.py``, ``group cpu``, ``host lab-1``, ``--data``,
-    the names an operator looks for when a message points at a value.
+    Sources read like ``funasr-fleet's declared default``, ``group_data/all.py``, ``group
+    cpu``, ``host lab-1``, ``--data``, the names an operator looks for when a message points
+    at a value.
     """
     inventory = host.inventory
-    layers = [("group_data/all.py", inventory.get_data())]
+    # The declared defaults first: a project without this repository's group_data/all.py
+    # (generated from the same declarations) gets the same values.
+    layers = [("funasr-fleet's declared default", dict(DEFAULTS)), ("group_data/all.py", inventory.get_data())]
     layers += [(f"group {group} (group_data/{group}.py or the inventory)",
                 inventory.get_group_data(group)) for group in host.groups]
     layers.append((f"host {host.name} in the inventory", inventory.get_host_data(host.name)))
@@ -105,11 +108,6 @@ def _build(host):
     values = {}
     for key, check in KNOBS.items():
         source, raw = _winning_value(layers, key)
-        if source is None:
-            problems.append(Problem(host.name, key, None, "nowhere",
-                                    "missing; group_data/all.py defines every knob: run pyinfra "
-                                    "from the repository root so it is loaded"))
-            continue
         try:
             values[key] = check(raw)
         except ValueError as error:

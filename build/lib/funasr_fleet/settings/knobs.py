@@ -1,371 +1,368 @@
 """
-The knob table: every data key funasr-fleet reads (`KNOBS`), each with its checker.
-Documented, with its default, in group_data/all.py.
+Every knob funasr-fleet reads, declared once: its name, type, default, checker, the
+comment group_data/all.py shows above it and its meaning in the README's knob table.
+
+From these declarations come `KNOBS` (name -> checker, run by validation.py), the fields
+of `Settings` (settings/model.py), and group_data/all.py and the README's knob table,
+which `python -m funasr_fleet.settings.docs` writes (a unit test fails when they drift).
+Adding a knob is one `Knob(...)` below, then that command.
 """
 
-import ipaddress
-import os
-import posixpath
-import re
-from pathlib import Path
-
 from .. import catalog
-from ..cert_names import san_name
-from .secret_files import read_secret
-
-
-# --------------------------------------------------------------------------- checkers
-# Each checker takes the raw value and returns the typed value or raises
-# ValueError("<what is wrong>; <fix>").
-
-
-def _choice(*choices):
-    def check(value):
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(map(repr, choices))}")
-        return value
-
-    return check
-
-
-def _boolean(value):
-    if not isinstance(value, bool):
-        raise ValueError("must be True or False")
-    return value
-
-
-def _integer(low, high):
-    def check(value):
-        if isinstance(value, str) and value.strip().isdigit():  # --data gives strings
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"must be an integer from {low} to {high}")
-        return value
-
-    return check
-
-
-def _number(low, high):
-    def check(value):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"must be a number from {low} to {high}") from None
-        if isinstance(value, bool) or not low <= number <= high:
-            raise ValueError(f"must be a number from {low} to {high}")
-        return number
-
-    return check
-
-
-def _text(pattern=r".*", hint="a string"):
-    regex = re.compile(pattern)
-
-    def check(value):
-        if not isinstance(value, str) or not regex.fullmatch(value):
-            raise ValueError(f"must be {hint}")
-        return value
-
-    return check
-
-
-# Directories a deploy must never take as its own: writing compose.yaml, models/ or
-# Docker's data there (or below, for the first group) would damage the host.
-_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
-                 "/run", "/sbin", "/sys", "/tmp", "/usr", "/var/tmp", "/var/run", "/var/lock")
-_SYSTEM_DIRS = ("/", "/home", "/media", "/mnt", "/opt", "/root", "/srv", "/var", "/var/lib",
-                "/var/log", "/var/cache", "/var/lib/docker")
-
-
-def _checked_path(path, example, trees=_SYSTEM_TREES):
-    """``path`` if it is absolute, normalised, free of whitespace and neither a system
-    directory nor inside one of ``trees``; ValueError with the fix otherwise."""
-    if not path.startswith("/") or posixpath.normpath(path) != path or path.startswith("//"):
-        raise ValueError(f"must be an absolute, normalised path (no '..', '.', '//' or trailing "
-                         f"'/'), e.g. {example}")
-    if re.search(r"\s", path):
-        raise ValueError(f"must not contain whitespace (compose and shell commands split on it), e.g. "
-                         f"{example}")
-    if path in _SYSTEM_DIRS + _SYSTEM_TREES or any(path.startswith(tree + "/") for tree in trees):
-        raise ValueError(f"{path} is a system directory; use a directory of its own, e.g. {example}")
-    return path
-
-
-def _absolute_path(value):
-    """A directory on the hosts (``funasr_dir``)."""
-    if not isinstance(value, str):
-        raise ValueError("must be an absolute path, e.g. /opt/funasr")
-    return _checked_path(value, "/opt/funasr")
-
-
-def _data_root(value):
-    """'' (Docker's default) or a directory on the hosts for Docker's data-root."""
-    if value == "":
-        return ""
-    if not isinstance(value, str):
-        raise ValueError("must be '' or an absolute path, e.g. /data/docker")
-    return _checked_path(value, "/data/docker")
-
-
-def _control_node_path(value):
-    """A path on the control node, ``~`` expanded, relative paths from the current dir."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a path on the control node, e.g. ~/.cache/funasr-fleet")
-    return str(Path(os.path.expanduser(value)).resolve())
-
-
-def _local_path(value):
-    """A directory on the control node (caches, the TLS directory)."""
-    path = _control_node_path(value)
-    if re.search(r"\s", value):
-        raise ValueError("must not contain whitespace, e.g. ~/.cache/funasr-fleet")
-    # The control node's own layout is the operator's: only the system directories
-    # themselves are refused (a checkout under /tmp may keep its caches there).
-    return _checked_path(path, "~/.cache/funasr-fleet", trees=())
-
-
-def _url_list(value):
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ValueError("must be a list of http(s) URLs, e.g. ['https://mirror.example.com']")
-    for url in value:
-        # What dockerd accepts at start (moby registry.ValidateMirror): http(s), no user
-        # info, query or fragment. `dockerd --validate` does not check mirrors at all.
-        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#@]*)?", url):
-            raise ValueError(f"entry {url!r} is not an http(s) URL without user, query or "
-                             "fragment; write it like 'https://mirror.example.com'")
-    return tuple(value)
-
-
-def _optional_local_file(value):
-    if value in ("", None):
-        return ""
-    path = _control_node_path(value)
-    if not Path(path).is_file():
-        raise ValueError(f"file {path} does not exist on the control node")
-    return path
-
-
-def _ip_address(value):
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise ValueError("must be an IP address, e.g. 0.0.0.0 or 127.0.0.1") from None
-
-
-def _networks(value):
-    if not isinstance(value, (list, tuple)):
-        raise ValueError("must be a list of IP addresses or networks, e.g. ['10.0.0.0/8', "
-                         "'192.0.2.7', '2001:db8::/32'], or [] for no firewall")
-    return tuple(dict.fromkeys(_network(entry) for entry in value))
-
-
-def _network(entry):
-    """One allow-list entry as a network (``'192.0.2.7'`` -> ``'192.0.2.7/32'``)."""
-    example = "write it like '192.0.2.7', '10.0.0.0/8' or '2001:db8::/32'"
-    if not isinstance(entry, str):
-        raise ValueError(f"entry {entry!r} is not a string; {example}")
-    try:
-        return str(ipaddress.ip_network(entry))
-    except ValueError:
-        pass
-    try:
-        network = ipaddress.ip_network(entry, strict=False)
-    except ValueError:
-        raise ValueError(f"entry {entry!r} is not an IP address or network; {example}") from None
-    raise ValueError(f"entry {entry!r} has host bits set; write the network {str(network)!r} "
-                     "(or the address alone)")
-
-
-def _san_list(value):
-    if not isinstance(value, (list, tuple)):
-        raise ValueError("must be a list of DNS names or IP addresses, e.g. ['asr.example.com', "
-                         "'192.0.2.7']")
-    names = []
-    for entry in value:
-        try:
-            names.append(san_name(entry))
-        except ValueError as error:
-            raise ValueError(f"entry {error}") from None
-    return tuple(names)
-
-
-def _secret_file(value):
-    """'' or a control-node file holding a secret (read once here to check it)."""
-    if value in ("", None):
-        return ""
-    path = _control_node_path(value)
-    read_secret(path)
-    return path
-
-
-_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-
-def _size(low, high):
-    """A Docker size (``'20m'``, ``'6g'``) from ``low`` to ``high`` (same notation)."""
-    def amount(text):
-        return int(text[:-1]) * _UNITS[text[-1]]
-
-    def check(value):
-        if not isinstance(value, str) or not re.fullmatch(r"[1-9][0-9]*[kmg]", value) \
-                or not amount(low) <= amount(value) <= amount(high):
-            raise ValueError(f"must be a size like '10m', '512k' or '6g', from {low} to {high}")
-        return value
-
-    return check
-
-
-def _version(value):
-    if not isinstance(value, str) or not re.fullmatch(r"[0-9][0-9A-Za-z.+_-]*", value):
-        raise ValueError("must be an image version such as '0.1.13'")
-    return value
-
-
-def _env_var_name(value):
-    if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        raise ValueError("must be the NAME of an environment variable (the secret stays out of data)")
-    return value
-
-
-def _gpus(value):
-    if value == "all":
-        return value
-    if isinstance(value, str) and value.strip().isdigit():  # --data gives strings
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64:
-        return value
-    if isinstance(value, (list, tuple)) and value and all(
-            isinstance(v, str) and re.fullmatch(r"[0-9]+|GPU-[0-9a-fA-F-]+", v) for v in value):
-        return tuple(value)
-    raise ValueError("must be 'all', a GPU count from 1 to 64, or a non-empty list of GPU "
-                     "indexes or UUIDs as strings, e.g. ['0', '1']")
-
-
-def _canary(value):
-    if isinstance(value, str) and value.isdigit():  # --data gives strings
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        return value
-    raise ValueError("must be 0 (no canary), a count of first hosts, or a group name")
-
-
-def _waves(value):
-    if isinstance(value, (int, str)):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ValueError("must be a list of wave sizes, counts or percentages, e.g. [1, '25%']")
-    sizes = []
-    for size in value:
-        if isinstance(size, str) and size.isdigit():
-            size = int(size)
-        if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
-            sizes.append(size)
-        elif isinstance(size, str) and re.fullmatch(r"([1-9][0-9]?|100)%", size):
-            sizes.append(size)
-        else:
-            raise ValueError(f"wave size {size!r} must be a count >= 1 or a percentage like '25%'")
-    return tuple(sizes)
-
-
-def _port_map(value):
-    if not isinstance(value, dict):
-        raise ValueError("must be a dict {service port: port the control node probes}, e.g. {10095: 32772}")
-    ports = {}
-    for key, port in value.items():
-        try:
-            key, port = int(key), int(port)
-        except (TypeError, ValueError):
-            raise ValueError(f"entry {key!r}: {port!r} is not a port number pair") from None
-        if not (1 <= key <= 65535 and 1 <= port <= 65535):
-            raise ValueError(f"entry {key}: {port} has a port outside 1-65535")
-        ports[key] = port
-    return ports
-
-
-def _layers_passthrough(value):
-    return value
-
-
-# --------------------------------------------------------------------------- the schema
-
-KNOBS = {
-    # Docker Engine
-    "docker_source": _choice("distro", "docker-repo"),
-    "docker_repo_url": _text(r"https?://\S+", "an http(s) URL"),
-    "docker_repo_key_fingerprint": _text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"),
-    "docker_version": _text(r"[0-9A-Za-z.:~+_-]*", "a Debian package version or ''"),
-    "docker_data_root": _data_root,
-    "docker_log_max_size": _size("100k", "10g"),
-    "docker_log_max_file": _integer(1, 100),
-    "docker_registry_mirrors": _url_list,
-    "docker_live_restore": _boolean,
-    # NVIDIA (GPU profiles)
-    "nvidia_repo_url": _text(r"(https?|file)://\S+", "an http(s) URL (file:// for a local mirror)"),
-    "nvidia_repo_key_fingerprint": _text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"),
-    "nvidia_toolkit_version": _text(r"[0-9A-Za-z.:~+_-]*", "a Debian package version or ''"),
-    "funasr_gpus": _gpus,
-    "funasr_instance_per_gpu": _boolean,
-    "nvidia_verify_in_container": _boolean,
-    # FunASR image
-    "funasr_profile": _choice(*catalog.PROFILES),
-    "funasr_version": _version,
-    "funasr_allow_unlisted_tag": _boolean,
-    "funasr_image_tag": _text(r"([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?", "'' or a Docker image tag"),
-    "funasr_image_registry": _text(r"([\w.-]+(:[0-9]+)?)?", "a registry host[:port] or ''"),
-    "funasr_image_repository": _text(r"[a-z0-9]+([._/-][a-z0-9]+)*", "an image repository name"),
-    "funasr_image_delivery": _choice("pull", "tarball"),
-    "funasr_registry_username": _text(r"\S*", "a user name or ''"),
-    "funasr_registry_password_env": _env_var_name,
-    "funasr_registry_password_file": _secret_file,
-    "funasr_image_cache_dir": _local_path,
-    # Service
-    "funasr_dir": _absolute_path,
-    "funasr_project": _text(r"[a-z0-9][a-z0-9_-]*", "a compose project name (lowercase)"),
-    "funasr_bind_address": _ip_address,
-    "funasr_port": _integer(1, 65535),
-    "funasr_io_threads": _integer(1, 256),
-    "funasr_decoder_threads": _integer(1, 256),
-    "funasr_model_threads": _integer(1, 256),
-    "funasr_quantize": _boolean,
-    "funasr_fst_inc_wts": _integer(0, 100),
-    "funasr_memory_limit": _size("256m", "4096g"),
-    "funasr_cpus": _number(0, 1024),
-    "funasr_restart_policy": _choice("always", "unless-stopped", "on-failure"),
-    "funasr_container_init": _boolean,
-    "funasr_gpu_bladedisc": _boolean,
-    "funasr_gpu_batch_size": _integer(1, 1024),
-    "funasr_gpu_export_timeout": _number(1, 7200),
-    "funasr_tls": _choice("off", "files", "generated"),
-    "funasr_tls_cert": _optional_local_file,
-    "funasr_tls_key": _optional_local_file,
-    "funasr_tls_dir": _local_path,
-    "funasr_tls_sans": _san_list,
-    "funasr_allow_from": _networks,
-    # Models and hotwords (layered: all < group < host < --data)
-    "funasr_models": _layers_passthrough,
-    "funasr_models_cache_dir": _local_path,
-    "funasr_models_endpoint": _text(r"https?://[^\s/]+(/\S*)?", "an http(s) URL of a ModelScope hub or mirror"),
-    "funasr_models_ssh_ciphers": _text(r"auto|([a-z0-9@.-]+(,[a-z0-9@.-]+)*)?",
-                                       "'auto', '' (ssh's own choice) or a comma-separated "
-                                       "list of ssh ciphers, e.g. aes128-gcm@openssh.com"),
-    "funasr_hotwords": _layers_passthrough,
-    # Rollout (fleet-wide: every host must agree)
-    "funasr_canary": _canary,
-    "funasr_waves": _waves,
-    # Load balancer (zero-downtime rollouts)
-    "funasr_lb_group": _text(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", "an inventory group name"),
-    "funasr_lb_port": _integer(1, 65535),
-    "funasr_lb_backend_address": _text(r"[A-Za-z0-9_.:\[\]-]*", "a host name or address, or '' for the SSH host"),
-    "funasr_lb_drain_timeout": _number(1, 3600),
-    # Health gate
-    "funasr_probe_address": _text(r"\S*", "a host name or address, or '' for the SSH host"),
-    "funasr_probe_ports": _port_map,
-    "funasr_probe_timeout": _number(1, 600),
-    "funasr_start_timeout": _number(1, 3600),
+from . import checkers as check
+from .schema import Knob, Section
+
+# The data keys that are this project's: an unknown key with one of these prefixes is a
+# typo and refused; other keys (another deploy's data in the same inventory) are not ours.
+PREFIXES = ("funasr_", "docker_", "nvidia_")
+
+
+# The model set of FunASR's runtime scripts, with the LM, every revision pinned.
+DEFAULT_MODELS = {
+    "2pass": {
+        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
+        "asr": {"id": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+                "revision": "v2.0.5"},
+        "online_asr": {"id": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online-onnx",
+                       "revision": "v2.0.5"},
+        "punc": {"id": "iic/punc_ct-transformer_zh-cn-common-vad_realtime-vocab272727-onnx",
+                 "revision": "v2.0.5"},
+        "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
+        "lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"},
+    },
+    "offline": {
+        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
+        "asr": {"id": "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+                "revision": "v2.0.5"},
+        "punc": {"id": "iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx",
+                 "revision": "v2.0.5"},
+        "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
+        "lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"},
+    },
+    # FunASR's GPU guide: a PyTorch ASR model; the GPU server exports it to TorchScript at
+    # its first start (into a writable per-host copy of the revision, see funasr_gpu_bladedisc).
+    "offline-gpu": {
+        "vad": {"id": "iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "revision": "v2.0.4"},
+        "asr": {"id": "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
+                "revision": "v2.0.5"},
+        "punc": {"id": "iic/punc_ct-transformer_cn-en-common-vocab471067-large-onnx",
+                 "revision": "v2.0.5"},
+        "itn": {"id": "thuduj12/fst_itn_zh", "revision": "v1.0.1"},
+        "lm": {"id": "iic/speech_ngram_lm_zh-cn-ai-wesp-fst", "revision": "v1.0.2"},
+    },
 }
 
-LAYERED = ("funasr_models", "funasr_hotwords")
-# Knobs that describe the whole fleet, not a host: every host must have the same value.
-FLEET_WIDE = ("funasr_canary", "funasr_waves", "funasr_lb_group")
+DECLARATIONS = (
+    Section("Docker Engine"),
+    Knob("docker_source", str, "distro", check.choice("distro", "docker-repo"), """
+        Where Docker Engine comes from: "distro" (docker.io + docker-compose v2 from the
+        distribution; Debian 13 / Ubuntu 24.04 and newer) or "docker-repo" (Docker's apt repo:
+        docker-ce, docker-ce-cli, containerd.io, docker-buildx-plugin, docker-compose-plugin).
+        """, "`distro` (Debian 13+/Ubuntu: docker.io, compose v2) or `docker-repo` (Docker's apt repo)"),
+    Knob("docker_repo_url", str, "https://download.docker.com/linux",
+         check.text(r"https?://\S+", "an http(s) URL"), """
+        Docker's apt repo (docker-repo only); "/debian" or "/ubuntu" is appended. Point it at a mirror if you have one.
+        """, "Docker's repo or your mirror; `/debian` or `/ubuntu` is appended"),
+    Knob("docker_repo_key_fingerprint", str, "9DC858229FC7DD38854AE2D88D81803C0EBFCD88",
+         check.text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"), """
+        Fingerprint the repo's signing key must have (Docker's published release key).
+        """, 'fingerprint the downloaded repo key must have', shown="Docker's release key"),
+    Knob("docker_version", str, "", check.text(r"[0-9A-Za-z.:~+_-]*", "a Debian package version or ''"), """
+        Pin the Docker package version ("" = the newest the source has), e.g. "5:27.3.1-1~debian.12~bookworm".
+        """, 'pin the Docker Engine package version'),
+    Knob("docker_data_root", str, "", check.data_root, """
+        Docker's data-root in /etc/docker/daemon.json ("" = Docker's default /var/lib/docker).
+        """, 'daemon.json `data-root`'),
+    Knob("docker_log_max_size", str, "20m", check.size("100k", "10g"), """
+        Log rotation for every container (daemon.json log-opts and the FunASR service).
+        """, 'log rotation (daemon.json and the service)'),
+    Knob("docker_log_max_file", int, 5, check.integer(1, 100)),
+    Knob("docker_registry_mirrors", tuple, [], check.url_list, """
+        Registry mirrors for daemon.json (http(s) URLs), e.g. ["https://mirror.example.com"].
+        A changed daemon.json is checked by dockerd (--validate) on the host before it replaces
+        the live one; if Docker then does not start, the previous file is put back.
+        """, 'daemon.json `registry-mirrors` (http(s) URLs)'),
+    Knob("docker_live_restore", bool, True, check.boolean, """
+        daemon.json "live-restore": containers keep running while dockerd restarts (a changed
+        daemon.json or an engine upgrade restarts it). Set False on swarm nodes, where Docker
+        refuses it.
+        """,
+        'daemon.json `live-restore`: containers keep running while dockerd restarts; `False` on swarm nodes'),
+    Section("NVIDIA (GPU profiles only)", """
+        Hosts whose profile needs GPUs (funasr_profile = "offline-gpu") must already have a
+        working NVIDIA driver (nvidia-smi): funasr-fleet checks it before any host changes but
+        does not install drivers. It installs the NVIDIA Container Toolkit from NVIDIA's apt
+        repo and renders the docker "nvidia" runtime into daemon.json. CPU hosts get none of it.
+        """),
+    Knob("nvidia_repo_url", str, "https://nvidia.github.io/libnvidia-container",
+         check.text(r"(https?|file)://\S+", "an http(s) URL (file:// for a local mirror)"), """
+        NVIDIA's apt repo (or your mirror of it); "/stable/deb/<arch>" and "/gpgkey" are appended.
+        """, 'NVIDIA Container Toolkit apt repo or mirror (GPU profiles only)'),
+    Knob("nvidia_repo_key_fingerprint", str, "C95B321B61E88C1809C4F759DDCAE044F796ECB0",
+         check.text(r"[0-9A-F]{40}", "a 40-hex-digit uppercase GPG fingerprint"), """
+        Fingerprint the repo's signing key must have (NVIDIA's container toolkit key).
+        """, 'fingerprint the repo key must have'),
+    Knob("nvidia_toolkit_version", str, "",
+         check.text(r"[0-9A-Za-z.:~+_-]*", "a Debian package version or ''"), """
+        Pin the toolkit version ("" = newest), e.g. "1.17.8-1"; NVIDIA's four packages get the same pin.
+        """, 'pin for NVIDIA\'s four toolkit packages (`""` = newest)'),
+    Knob("funasr_gpus", object, "all", check.gpus, """
+        GPUs the service reserves: "all", a count (e.g. 1), or a list of GPU indexes or UUIDs
+        (e.g. ["0"]); each must exist on the host (nvidia-smi).
+        """,
+        'GPUs the service reserves: `"all"`, a count, or a list of indexes/UUIDs (checked against'
+        ' nvidia-smi)'),
+    Knob("nvidia_verify_in_container", bool, False, check.boolean, """
+        After installing the toolkit, check that a container started with those GPUs lists
+        them (nvidia-smi -L in the FunASR image, which is already on the host).
+        """,
+        'check `nvidia-smi -L` in a container given the GPUs, using the FunASR image already on the host'),
+    Knob("funasr_instance_per_gpu", bool, False, check.boolean, """
+        Run one server per GPU instead of one for all: each reserves its GPU and listens on its
+        own port (funasr_port, funasr_port + 1, ...); each is probed. Needs funasr_gpus as a
+        count or list.
+        """, 'one server per GPU (own port `funasr_port + i`, own GPU, each probed)'),
+    Section("FunASR image"),
+    Knob("funasr_profile", str, "2pass", check.choice(*catalog.PROFILES), """
+        Service profile: "2pass" (realtime + final pass, online CPU image), "offline"
+        (file transcription CPU image) or "offline-gpu" (file transcription GPU image, the
+        only GPU server FunASR publishes). Every profile accepts a language model (--lm-dir).
+        """,
+        '`2pass` (online CPU image), `offline` (offline CPU image) or `offline-gpu` (offline GPU '
+        'image, `--gpu`); each accepts an LM'),
+    Knob("funasr_version", str, "0.1.13", check.version, """
+        Image version within the profile's tag family (2pass: 0.1.x, offline: 0.4.x, offline-gpu: 0.2.x).
+        Staged upgrade: pyinfra inventory/prod.py deploy.py --data funasr_version=0.1.13
+        """, "image version within the profile's tag family"),
+    Knob("funasr_allow_unlisted_tag", bool, False, check.boolean, """
+        Allow a tag the catalog (funasr_fleet/catalog.py) does not list, e.g. one you built yourself.
+        """, 'accept a version the catalog does not list'),
+    Knob("funasr_image_tag", str, "",
+         check.text(r"([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?", "'' or a Docker image tag"), """
+        Full image tag instead of the profile's family + funasr_version ("" = derived). An
+        unlisted tag (e.g. the "online-gpu" tags of third-party guides) needs the allow flag.
+        """, 'full tag instead of profile family + version; unlisted tags need `funasr_allow_unlisted_tag`'),
+    Knob("funasr_image_registry", str, "registry.cn-hangzhou.aliyuncs.com",
+         check.text(r"([\w.-]+(:[0-9]+)?)?", "a registry host[:port] or ''"), """
+        Registry host and repository of the image; full reference is REGISTRY/REPOSITORY:TAG.
+        To use a registry mirror, put the mirror's host here.
+        """, "image reference `REGISTRY/REPOSITORY:TAG` (put a mirror's host here)", shown='Aliyun'),
+    Knob("funasr_image_repository", str, "funasr_repo/funasr",
+         check.text(r"[a-z0-9]+([._/-][a-z0-9]+)*", "an image repository name")),
+    Knob("funasr_image_delivery", str, "pull", check.choice("pull", "tarball"), """
+        How the image reaches hosts: "pull" (each host pulls from the registry) or "tarball"
+        (air-gapped: saved once on the control node with `docker save`, streamed to each host,
+        loaded only when that image ID is missing there).
+        """, '`pull`, or `tarball` (air-gapped: saved on the control node, streamed to hosts)'),
+    Knob("funasr_registry_username", str, "", check.text(r"\S*", "a user name or ''"), """
+        Registry login for "pull" ("" = anonymous). The password never sits in data files and
+        never appears in output: it is read at run time from the environment variable named by
+        funasr_registry_password_env, or from the control-node file funasr_registry_password_file
+        (one line, e.g. mode 600); set at most one of the two.
+        """,
+        'registry login; the password comes from the named environment variable or from a '
+        'control-node file (one of the two)'),
+    Knob("funasr_registry_password_env", str, "", check.env_var_name),
+    Knob("funasr_registry_password_file", str, "", check.secret_file),
+    Knob("funasr_image_cache_dir", str, "~/.cache/funasr-fleet/images", check.local_path, """
+        Control-node cache for image tarballs ("tarball" delivery).
+        """, 'control-node tarball cache'),
+    Section("Service"),
+    Knob("funasr_dir", str, "/opt/funasr", check.absolute_path, """
+        Directory on each host: compose.yaml, hotwords.txt, models/, ssl/.
+        """, 'service directory and compose project'),
+    Knob("funasr_project", str, "funasr",
+         check.text(r"[a-z0-9][a-z0-9_-]*", "a compose project name (lowercase)"), """
+        Compose project name (container names derive from it).
+        """),
+    Knob("funasr_bind_address", str, "0.0.0.0", check.ip_address, """
+        Address and port the service is published on, on each host.
+        """, 'where the service is published'),
+    Knob("funasr_port", int, 10095, check.integer(1, 65535)),
+    Knob("funasr_allow_from", tuple, [], check.networks, """
+        Firewall: sources allowed to reach the service port(s) (every instance's), as addresses
+        or networks, e.g. ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]. Loopback is always
+        allowed; every other source is dropped (all of IPv6 when only IPv4 entries are listed).
+        List the control node too: the health probe passes through the firewall (a list
+        that would block this control node's probe is refused before any host changes). nftables table
+        inet funasr_fleet, loaded at boot by funasr-fleet-firewall.service; Docker's own rules
+        are left alone. [] = no firewall managed (and no remote command for it); going back to
+        [] leaves an existing table in place (README: Hardening says how to remove it).
+        """,
+        'addresses/networks allowed to reach the service port(s) (nftables, loopback always '
+        'allowed); `[]` = no firewall managed'),
+    Knob("funasr_io_threads", int, 2, check.integer(1, 256), """
+        Server thread counts (--io-thread-num, --decoder-thread-num, --model-thread-num).
+        """, 'server threads'),
+    Knob("funasr_decoder_threads", int, 8, check.integer(1, 256)),
+    Knob("funasr_model_threads", int, 1, check.integer(1, 256)),
+    Knob("funasr_quantize", bool, True, check.boolean, """
+        Load model_quant.onnx (True) or model.onnx (False).
+        """, '`model_quant.onnx` or `model.onnx`'),
+    Knob("funasr_fst_inc_wts", int, 20, check.integer(0, 100), """
+        Hotword incremental bias for the FST (--fst-inc-wts).
+        """, 'hotword FST bias'),
+    Knob("funasr_memory_limit", str, "6g", check.size("256m", "4096g"), """
+        Container limits: memory (size) and CPUs (0 = no limit). A 2pass CPU server wants ~4 GB.
+        """, 'container limits (0 = no CPU limit)'),
+    Knob("funasr_cpus", float, 0, check.number(0, 1024)),
+    Knob("funasr_restart_policy", str, "unless-stopped",
+         check.choice("always", "unless-stopped", "on-failure"), """
+        Restart policy of the container.
+        """, 'container restart policy'),
+    Knob("funasr_container_init", bool, True, check.boolean, """
+        Run an init as the container's PID 1 (compose `init: true`). The FunASR servers install
+        no SIGTERM handler, and as PID 1 the kernel drops SIGTERM: without an init every stop
+        and restart waits the whole 20 s grace period before docker kills the server.
+        """,
+        "run an init as the container's PID 1 (compose `init: true`): the FunASR servers ignore "
+        'SIGTERM as PID 1, so without it every stop waits the 20 s grace period'),
+    Knob("funasr_gpu_bladedisc", bool, True, check.boolean, """
+        GPU server (offline-gpu) only: --bladedisc (True: the BladeDISC-optimised TorchScript
+        model_blade.torchscript, FunASR's default; False: plain model.torchscript) and
+        --batch-size (FunASR's default 4). The first start with a new image, model revision or
+        --bladedisc exports the TorchScript model from the -pytorch repo into a writable copy of
+        that revision on the host (made once, kept for restarts and rollbacks); that first
+        start's health gate waits up to funasr_gpu_export_timeout seconds more.
+        """,
+        'GPU server `--bladedisc` (`model_blade.torchscript`, else `model.torchscript`) and '
+        "`--batch-size` (FunASR's defaults)"),
+    Knob("funasr_gpu_batch_size", int, 4, check.integer(1, 1024)),
+    Knob("funasr_gpu_export_timeout", float, 1800, check.number(1, 7200), "",
+        "extra seconds the health gate waits at a GPU server's first start, which exports the "
+        'TorchScript model into a writable per-host copy of the `-pytorch` revision (once per '
+        'image, revision and `--bladedisc`; kept for restarts and rollbacks)'),
+    Knob("funasr_tls", str, "generated", check.choice("off", "files", "generated"), """
+        TLS: "generated" (the default: wss with a certificate per host from a fleet CA the
+        control node keeps; the probe verifies it against that CA and the host name), "files"
+        (wss with your certificate and key; the probe pins the certificate) or "off" (plain ws,
+        only when you choose it). Keys are uploaded with mode 0600 and never shown.
+        """,
+        '`generated` (wss; per-host certificate from the fleet CA; the probe verifies against the'
+        ' CA), `files` (wss; key uploaded 0600; the probe pins the certificate) or `off` (plain '
+        'ws, only when chosen)'),
+    Knob("funasr_tls_cert", str, "", check.optional_local_file, """
+        Certificate and key files on the control node (funasr_tls = "files").
+        """),
+    Knob("funasr_tls_key", str, "", check.optional_local_file),
+    Knob("funasr_tls_dir", str, "~/.config/funasr-fleet/tls", check.local_path, """
+        Control-node directory of the fleet CA and the hosts' certificates (funasr_tls =
+        "generated"; mode 0700, keys 0600). Back it up: a new CA re-issues every certificate.
+        """, 'control-node directory of the fleet CA and host certificates (`generated`)'),
+    Knob("funasr_tls_sans", tuple, [], check.san_list, """
+        Names a generated certificate holds besides the inventory name, ssh_hostname,
+        funasr_probe_address and the load balancers' names and addresses: DNS names or IP
+        addresses clients use, e.g. ["asr.example.com"].
+        A changed list re-issues the certificate (and restarts that host's server).
+        """,
+        'extra DNS names / IP addresses for generated certificates (besides inventory name, '
+        "`ssh_hostname`, `funasr_probe_address` and the load balancers' names)"),
+    Section("Models"),
+    Knob("funasr_models", dict, DEFAULT_MODELS, check.passthrough, """
+        Model per role and profile: ModelScope id and a pinned revision. Merged across layers
+        role by role; a role set to None is removed (e.g. {"2pass": {"lm": None, "itn": None}}).
+        Every role the server knows is rendered: a removed one as "" (off), because the
+        servers' own defaults are ModelScope ids they would try to download at start. The 2pass
+        server needs vad, asr, online_asr and punc; itn and lm may be off. The language model
+        (lm) is what makes server hotwords work (FunASR's run_server*.sh load it too); for the
+        offline CPU profile the contextual ASR model is the other way:
+          {"offline": {"asr": {"id": "iic/speech_paraformer-large-contextual_asr_nat-zh-cn-16k-common-vocab8404-onnx",
+                               "revision": "v2.0.5"}}}
+        Revisions v2.0.4 and later have FunASR 1.0's file names (images from online-cpu 0.1.10,
+        cpu 0.4.5); a pair an image cannot load is refused before any host changes.
+        offline-gpu follows FunASR's GPU guide: a PyTorch ASR model, which the GPU server exports
+        to TorchScript at its first start (into a writable per-host copy of the revision, see
+        funasr_gpu_bladedisc).
+        """,
+        'per profile and role: ModelScope id + revision; `None` turns a role off (2pass: only '
+        "`itn` and `lm` may be off); revisions must have the image's model layout (v2.0.4+ from "
+        'online-cpu 0.1.10 / cpu 0.4.5)',
+         shown="FunASR's runtime model set with the LM, pinned", layered=True),
+    Knob("funasr_models_cache_dir", str, "~/.cache/funasr-fleet/models", check.local_path, """
+        Control-node model cache: <id>/<revision>/ with the files and a manifest. Each model
+        revision is fetched once per fleet, verified, then copied to hosts that lack it.
+        """,
+        'control-node model cache (`<id>/<revision>/` + manifest), filled by the deploy or `models fetch`'),
+    Knob("funasr_models_endpoint", str, "https://www.modelscope.cn",
+         check.text(r"https?://[^\s/]+(/\S*)?", "an http(s) URL of a ModelScope hub or mirror"), """
+        ModelScope hub (or a mirror with the same API) the control node fetches models from.
+        """, 'ModelScope hub or mirror the control node fetches models from'),
+    Knob("funasr_models_ssh_ciphers", str, "auto",
+         check.text(r"auto|([a-z0-9@.-]+(,[a-z0-9@.-]+)*)?", "'auto', '' (ssh's own choice) or a comma-separated "
+                    "list of ssh ciphers, e.g. aes128-gcm@openssh.com"), """
+        SSH ciphers for copying models to hosts with rsync, in preference order. "auto": AES-GCM
+        first when the CPUs of both the control node and the host have AES instructions (ssh
+        works on one core per copy, and there AES-GCM costs about a third less than ssh's
+        default chacha20-poly1305), with ssh's other defaults after it; "": ssh and its config
+        choose; or a list for `ssh -c`.
+        """,
+        'SSH ciphers for the rsync model copy: `auto` (AES-GCM first when the CPUs of the control'
+        ' node and the host have AES instructions), `""` (ssh and its config choose) or a list '
+        'for `ssh -c`'),
+    Section("Hotwords"),
+    Knob("funasr_hotwords", dict, {}, check.passthrough, """
+        Phrase -> weight (integer 1-100). Merged across layers phrase by phrase; None removes
+        a phrase a lower layer added. A change restarts only the servers whose file changed.
+        They act only with an LM (the default model sets have one) or a contextual ASR model:
+        a host whose model set has neither is refused while hotwords are set.
+        """, "phrase -> integer weight 1-100; needs an LM or a contextual ASR model in the host's "
+        "model set", layered=True),
+    Section("Rollout", """
+        Hosts whose configuration or image changes are changed in waves, each gated by the
+        health probe of its hosts; after a failed wave nothing further changes and the failed
+        host is rolled back to its previous release. Fleet-wide: set these here or with --data.
+        """),
+    Knob("funasr_canary", object, 1, check.canary, """
+        Canary: the first N hosts (inventory order), a group name (e.g. "canary"), or 0.
+        """, 'first wave: the first N hosts, a group name, or 0 (fleet-wide)', fleet_wide=True),
+    Knob("funasr_waves", tuple, ["50%"], check.waves, """
+        Wave sizes after the canary, like Ansible's serial: counts or percentages of the fleet,
+        the last size repeating, e.g. [1, 5, "25%"].
+        """,
+        "later wave sizes (counts or percentages, the last repeating), like Ansible's `serial` "
+        "(fleet-wide)", fleet_wide=True),
+    Section("Load balancer (optional)"),
+    Knob("funasr_lb_group", str, "lb",
+         check.text(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", "an inventory group name"), """
+        Hosts in this inventory group run a TCP load balancer (nginx stream, from the
+        distribution) instead of a FunASR server; no such group, no load balancer. It fronts the
+        servers whose funasr_profile equals its own (set funasr_profile for the group). During
+        a rollout each server about to restart is drained first (taken out, sessions in flight
+        allowed to finish) and put back after its health probe passes. Fleet-wide.
+        """,
+        'inventory group whose hosts run the TCP load balancer (nginx stream) instead of a '
+        'server; no such group, no balancer (fleet-wide)', fleet_wide=True),
+    Knob("funasr_lb_port", int, 10095, check.integer(1, 65535), """
+        Port the load balancer listens on (clients, e.g. xiaozhi-esp32-server, connect here).
+        """, 'port the load balancer listens on'),
+    Knob("funasr_lb_backend_address", str, "",
+         check.text(r"[A-Za-z0-9_.:\[\]-]*", "a host name or address, or '' for the SSH host"), """
+        On a server host: the address the load balancer uses to reach it ("" = the SSH host).
+        """, 'on a server host: the address the balancer reaches it at (`""` = the SSH host)'),
+    Knob("funasr_lb_drain_timeout", float, 60, check.number(1, 3600), """
+        Seconds a drained server's sessions may take to finish before it is restarted anyway
+        (also nginx's worker_shutdown_timeout on the load balancer).
+        """, "seconds a drained server's sessions may take to finish before its restart"),
+    Section("Health gate"),
+    Knob("funasr_probe_address", str, "",
+         check.text(r"\S*", "a host name or address, or '' for the SSH host"), """
+        Where the control node reaches the service for the probe: the address ("" = the SSH
+        host) and, where ports are forwarded (NAT, the lab), {service port: port to probe}.
+        """,
+        'where the control node probes: address (default: SSH host) and `{service port: forwarded'
+        ' port}` where ports are forwarded'),
+    Knob("funasr_probe_ports", dict, {}, check.port_map),
+    Knob("funasr_probe_timeout", float, 30, check.number(1, 600), """
+        Seconds one probe may wait for the final result after end of input.
+        """, 'seconds for one final result; for a restarted server to pass'),
+    Knob("funasr_start_timeout", float, 300, check.number(1, 3600), """
+        Seconds a (re)started server may take to load models and pass the probe.
+        """),
+)
+
+
+KNOB_DECLARATIONS = tuple(item for item in DECLARATIONS if isinstance(item, Knob))
+KNOBS = {knob.name: knob.check for knob in KNOB_DECLARATIONS}
+DEFAULTS = {knob.name: knob.default for knob in KNOB_DECLARATIONS}
+LAYERED = tuple(knob.name for knob in KNOB_DECLARATIONS if knob.layered)
+FLEET_WIDE = tuple(knob.name for knob in KNOB_DECLARATIONS if knob.fleet_wide)

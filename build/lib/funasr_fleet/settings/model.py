@@ -1,11 +1,12 @@
 """The `Settings` of a host: its validated data, typed, and the values derived from it."""
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 
 from .. import catalog
 from ..cert_names import san_name
 from ..errors import SettingsError
+from .knobs import KNOB_DECLARATIONS
 from .secret_files import read_secret
 
 
@@ -29,80 +30,9 @@ class Instance:
     probe_url: str
 
 
-@dataclass(frozen=True)
-class Settings:
-    """A host's validated settings; attribute names are the data keys (see group_data/all.py).
-
-    Derived values (`profile`, `image`, `models`, `hotwords`, ...) are computed here once,
-    so operations and templates never re-derive them.
-    """
-
-    host: str
-    docker_source: str
-    docker_repo_url: str
-    docker_repo_key_fingerprint: str
-    docker_version: str
-    docker_data_root: str
-    docker_log_max_size: str
-    docker_log_max_file: int
-    docker_registry_mirrors: tuple
-    docker_live_restore: bool
-    nvidia_repo_url: str
-    nvidia_repo_key_fingerprint: str
-    nvidia_toolkit_version: str
-    funasr_gpus: object
-    funasr_instance_per_gpu: bool
-    nvidia_verify_in_container: bool
-    funasr_profile: str
-    funasr_version: str
-    funasr_allow_unlisted_tag: bool
-    funasr_image_tag: str
-    funasr_image_registry: str
-    funasr_image_repository: str
-    funasr_image_delivery: str
-    funasr_registry_username: str
-    funasr_registry_password_env: str
-    funasr_registry_password_file: str
-    funasr_image_cache_dir: str
-    funasr_dir: str
-    funasr_project: str
-    funasr_bind_address: str
-    funasr_port: int
-    funasr_io_threads: int
-    funasr_decoder_threads: int
-    funasr_model_threads: int
-    funasr_quantize: bool
-    funasr_fst_inc_wts: int
-    funasr_memory_limit: str
-    funasr_cpus: float
-    funasr_restart_policy: str
-    funasr_container_init: bool
-    funasr_gpu_bladedisc: bool
-    funasr_gpu_batch_size: int
-    funasr_gpu_export_timeout: float
-    funasr_tls: str
-    funasr_tls_cert: str
-    funasr_tls_key: str
-    funasr_tls_dir: str
-    funasr_tls_sans: tuple
-    funasr_allow_from: tuple
-    funasr_models: dict
-    funasr_models_cache_dir: str
-    funasr_models_endpoint: str
-    funasr_models_ssh_ciphers: str
-    funasr_hotwords: dict
-    funasr_canary: object
-    funasr_waves: tuple
-    funasr_lb_group: str
-    funasr_lb_port: int
-    funasr_lb_backend_address: str
-    funasr_lb_drain_timeout: float
-    funasr_probe_address: str
-    funasr_probe_ports: dict
-    funasr_probe_timeout: float
-    funasr_start_timeout: float
-    ssh_hostname: str
-    groups: tuple = ()
+class _Derived:
+    """The values `Settings` derives from a host's knobs: computed here once, so operations
+    and templates never re-derive them."""
 
     @property
     def is_balancer(self):
@@ -173,3 +103,16 @@ class Settings:
         if self.funasr_registry_password_env:
             return os.environ.get(self.funasr_registry_password_env, "")
         return ""
+
+
+# A host's validated settings: ``host``, one field per knob (settings/knobs.py: the
+# attribute names are the data keys, the types the checked values'), ``ssh_hostname`` and
+# ``groups``, and the derived values of `_Derived`. Built from the declarations, so a new
+# knob is a new field without another list to edit.
+Settings = make_dataclass(
+    "Settings",
+    [("host", str), *((knob.name, knob.type) for knob in KNOB_DECLARATIONS),
+     ("ssh_hostname", str), ("groups", tuple, field(default=()))],
+    bases=(_Derived,), namespace={"__module__": __name__}, frozen=True)
+Settings.__doc__ = ("A host's validated settings; attribute names are the data keys (see "
+                    "group_data/all.py).\n\n" + _Derived.__doc__)
