@@ -1,6 +1,7 @@
 """The package people install: a wheel with the templates, the license and the
 ``funasr-fleet`` command; every subcommand answers --help."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,8 +17,12 @@ SUBCOMMANDS = ["probe", "status", "models", "models fetch", "xiaozhi-config", "l
 
 
 def test_the_wheel_carries_the_templates_the_license_and_the_command(tmp_path):
+    # built from a copy: setuptools writes build/ and *.egg-info beside the sources
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".lab", "build", "*.egg-info", "__pycache__", ".*_cache", "bench", "tests"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(tmp_path), str(REPO)], capture_output=True, text=True)
+                            "-w", str(tmp_path), str(source)], capture_output=True, text=True)
     assert built.returncode == 0, built.stderr[-2000:]
     [wheel] = tmp_path.glob("funasr_fleet-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
