@@ -11,19 +11,6 @@ Rolling back twice returns to where you started; to stay on the older version, s
 funasr_version to it in your data before the next deploy.
 """
 
-import sys
+from funasr_fleet.deploys.fleet import rollback
 
-from pyinfra import host, inventory, state
-
-from funasr_fleet.balancer import check_limit, fleet_balancer
-from funasr_fleet.deploys.rollout import funasr_rollback
-from funasr_fleet.settings import check_inventory, load_settings
-from funasr_fleet.waves import inventory_plan
-
-check_inventory(inventory)
-check_limit(inventory, state.limit_hosts, sys.argv)  # the balancer must be in a limited run
-settings = load_settings(host)
-# With a load balancer group, each server is drained before its restart and put back after its probe.
-# Waves over the hosts this run targets (--limit/--exclude), canary first, as the deploy's.
-funasr_rollback(settings, inventory_plan(inventory, settings, state.limit_hosts),
-                fleet_balancer(inventory, settings))
+rollback()

@@ -2,7 +2,10 @@
 and what tests of the FunASR stand-in share (model file names, a free local port)."""
 
 import runpy
+import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from pyinfra.api import Inventory
@@ -87,3 +90,16 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def build_wheel(directory):
+    """Build this repository's wheel into ``directory`` (from a copy of the sources:
+    setuptools writes build/ beside the tree it builds); returns its path."""
+    source = Path(directory) / "source"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".lab", "build", "*.egg-info", "__pycache__", ".*_cache", "bench", "tests"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(directory), str(source)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    [wheel] = Path(directory).glob("funasr_fleet-*.whl")
+    return wheel

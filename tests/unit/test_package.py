@@ -1,30 +1,20 @@
 """The package people install: a wheel with the templates, the license and the
 ``funasr-fleet`` command; every subcommand answers --help."""
 
-import shutil
-import subprocess
-import sys
 import zipfile
 
 import pytest
 from click.testing import CliRunner
 
 from funasr_fleet.cli import cli
-from helpers import REPO
+from helpers import REPO, build_wheel
 
 SUBCOMMANDS = ["probe", "status", "models", "models fetch", "xiaozhi-config", "lab", "lab up",
                "lab status", "lab down"]
 
 
 def test_the_wheel_carries_the_templates_the_license_and_the_command(tmp_path):
-    # built from a copy: setuptools writes build/ and *.egg-info beside the sources
-    source = tmp_path / "source"
-    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", ".lab", "build", "*.egg-info", "__pycache__", ".*_cache", "bench", "tests"))
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(tmp_path), str(source)], capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr[-2000:]
-    [wheel] = tmp_path.glob("funasr_fleet-*.whl")
+    wheel = build_wheel(tmp_path)
     names = zipfile.ZipFile(wheel).namelist()
     templates = {name.rsplit("/", 1)[1] for name in names if name.startswith("funasr_fleet/templates/")}
     assert templates == {path.name for path in (REPO / "templates").glob("*.j2")}

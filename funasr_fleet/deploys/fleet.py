@@ -1,0 +1,93 @@
+"""
+The whole fleet, as deploy.py and rollback.py run it: `converge` and `rollback`. Another
+project's pyinfra deploy file is two lines:
+
+    from funasr_fleet.deploys.fleet import converge
+    converge()
+
+Each reads pyinfra's current host, inventory and state (as a deploy file's module-level
+code would) and calls the named deploys of this package.
+"""
+
+import sys
+
+from pyinfra import host, inventory, state
+
+from ..balancer import check_limit, fleet_balancer
+from ..hub import fetch_models
+from ..images import prepare_tarball
+from ..pyinfra_internals import dry_run
+from ..settings import check_inventory, load_settings
+from ..waves import inventory_plan
+from .docker import install_docker
+from .firewall import service_firewall
+from .rollout import announce_plan, funasr_release, funasr_rollback, load_balancer
+from .service import Staged, funasr_service, gpus_ready, planned_inputs, server_certificate
+
+
+def validated_settings():
+    """The current host's `Settings`. Every host's data is validated once, while the run's
+    first reachable host is prepared: a bad value on any host (reachable or not, in
+    --limit or not) stops the run before any operation executes (operations start only
+    after every host is prepared); so is a --limit that leaves out the load balancer in
+    front of targeted servers."""
+    if host.name == next(candidate.name for candidate in inventory if candidate in state.active_hosts):
+        check_inventory(inventory)
+        check_limit(inventory, state.limit_hosts, sys.argv)
+    return load_settings(host)
+
+
+def control_node_inputs(settings, dry):
+    """``(delivery, cached_models)``: the image tarball (tarball delivery, else None) and
+    the model set, prepared on the control node once and checked before any host is
+    touched; with ``dry`` (pyinfra --dry) planned read-only instead."""
+    if dry:
+        return planned_inputs(settings)
+    delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
+                if settings.funasr_image_delivery == "tarball" else None)
+    return delivery, fetch_models(settings.funasr_models_endpoint, list(settings.funasr_models.values()),
+                                  settings.funasr_models_cache_dir)
+
+
+def converge():
+    """Converge the current host as part of the fleet: validation, the plan line, the
+    control-node inputs, Docker where missing, staging (models, image), then the release
+    wave by wave (engine and firewall changes, configuration, containers, health gate,
+    rollback), with the load balancer draining each wave."""
+    settings = validated_settings()
+    dry = dry_run()
+    # Waves over the hosts this run targets (--limit/--exclude), canary first.
+    plan = inventory_plan(inventory, settings, state.limit_hosts)
+    # With a load balancer group (funasr_lb_group), its hosts run nginx in front of the servers.
+    balancer = fleet_balancer(inventory, settings)
+    # GPU profiles: a working driver and the GPUs funasr_gpus names, checked before any change.
+    gpus = [] if settings.is_balancer else gpus_ready(settings)
+    announce_plan(settings, gpus, plan, balancer)
+
+    cached_models, certificate, staged, engine, firewall = (), None, Staged(), None, None
+    if settings.is_balancer:
+        load_balancer(settings, balancer)
+    else:
+        delivery, cached_models = control_node_inputs(settings, dry)
+        # TLS: the operator's files, or the host's certificate from the fleet CA (issued once, kept).
+        certificate = server_certificate(settings, balancer, dry=dry)
+        # Docker where it is missing (staging needs it); changes to an installed engine and
+        # the firewall are part of the host's release, applied in its wave.
+        engine = install_docker(settings)
+        # The service port(s) open only to funasr_allow_from; nothing at all when it is empty.
+        firewall = service_firewall(settings)
+        # Staged on every host first (models, image), then applied wave by wave, each gated.
+        staged = funasr_service(settings, delivery, cached_models,
+                                registry_password=settings.registry_password)
+    # One call for every host (pyinfra identifies operations by where they are called): each
+    # wave's hosts change (engine, firewall, servers) and pass their gate before the next
+    # wave's; a load balancer drains and takes back each wave's servers.
+    funasr_release(settings, cached_models, plan, balancer, certificate, staged, engine, firewall, gpus)
+
+
+def rollback():
+    """Roll the current host back to its previous release, in the deploy's waves and
+    gates, each server drained first where a load balancer is in front."""
+    settings = validated_settings()
+    funasr_rollback(settings, inventory_plan(inventory, settings, state.limit_hosts),
+                    fleet_balancer(inventory, settings))
