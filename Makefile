@@ -5,7 +5,24 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: venv test unit knobs lab-test prove-faults demo lab-up lab-down lab-status bench clean
 
-venv: $(STAMP)
+# What the tests and the lab need on this machine (Debian or Ubuntu, as root), installed
+# when missing and named first: the lab's Docker engine (unless one is installed),
+# debootstrap (the lab's images), an SSH client, openssl (test certificates), the venv
+# module, rsync (model seeding), gzip and CA certificates.
+HOST_PACKAGES := debootstrap openssh-client openssl python3-venv ca-certificates gzip rsync
+
+host-packages:
+	@missing=$$(for package in $(HOST_PACKAGES); do \
+	    dpkg-query -W -f '$${db:Status-Status}' $$package 2>/dev/null | grep -qx installed || echo $$package; done; \
+	    command -v dockerd >/dev/null || echo docker.io); \
+	if [ -n "$$missing" ]; then \
+	    echo "make: installing on this machine:" $$missing; \
+	    if [ "$$(id -u)" != 0 ]; then echo "make: run as root, or install them first:" $$missing >&2; exit 1; fi; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: host-packages $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
