@@ -4,6 +4,7 @@ server instance in parallel, print a table (``python -m funasr_fleet status``,
 funasr_fleet/cli/status.py).
 """
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from .gate import tls_policy
@@ -12,10 +13,11 @@ from .settings import check_inventory, load_settings
 
 
 def release_records(inventory):
-    """``{host name: release record}`` read over SSH (pyinfra's connectors); a host that
-    cannot be reached or has no record gets ``{}``."""
+    """``{host name: release record}`` read over SSH (pyinfra's connectors); a host with no
+    record gets ``{}``, one that cannot be reached ``{"unreachable": reason}`` (no
+    traceback: paramiko's own logging is kept quiet)."""
     from pyinfra.api import Config, State
-    from pyinfra.api.connect import connect_all
+    from pyinfra.api.exceptions import ConnectError
     from pyinfra.context import ctx_host, ctx_state
 
     from .facts.release import ReleaseRecord
@@ -23,15 +25,18 @@ def release_records(inventory):
     state = State(check_for_changes=False)
     state.init(inventory, Config())
     records = {}
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     with ctx_state.use(state):
-        connect_all(state)
         for host in inventory:
             directory = load_settings(host).funasr_dir
             with ctx_host.use(host):
                 try:
+                    host.connect(show_errors=False, raise_exceptions=True)
                     records[host.name] = host.get_fact(ReleaseRecord, path=f"{directory}/release.json")
-                except Exception:  # unreachable: the probe column says the rest
-                    records[host.name] = {}
+                except ConnectError as error:
+                    records[host.name] = {"unreachable": str(error)}
+                except Exception as error:  # a fact that failed: the probe column says the rest
+                    records[host.name] = {"unreachable": f"{type(error).__name__}: {error}"}
     return records
 
 
@@ -42,6 +47,7 @@ def instance_status(settings, instance, record):
     + instance: one of ``settings.instances``
     + record: the host's release record (what it runs), or {}
     """
+    unreachable = record.get("unreachable")
     result = probe(instance.probe_url, mode=settings.profile.probe_mode,
                    timeout=settings.funasr_probe_timeout, tls=tls_policy(settings))
     current = record.get("current") or {}
@@ -56,9 +62,10 @@ def instance_status(settings, instance, record):
         "models": [] if settings.is_balancer else
                   [f"{spec.id}@{spec.revision}" for _, spec in sorted(settings.funasr_models.items())],
         "url": instance.probe_url,
-        "healthy": result.ok,
+        "healthy": result.ok and not unreachable,
         "latency_s": round(result.latency_s, 3) if result.ok else None,
-        "error": None if result.ok else f"{result.stage}: {result.error}",
+        "error": (f"unreachable: {unreachable}" if unreachable
+                  else None if result.ok else f"{result.stage}: {result.error}"),
     }
 
 

@@ -47,7 +47,9 @@ def list_files(endpoint, spec, session, allow_missing_sha256=False):
     try:
         response = session.get(url, params={"Revision": spec.revision, "Recursive": "true"}, timeout=30)
     except requests.RequestException as error:
-        raise DeployError(f"listing {where} failed: {error}") from None
+        raise DeployError(f"listing {where} failed: the model hub did not answer ({error}); check "
+                          "that this control node reaches it, or point funasr_models_endpoint at a "
+                          "mirror that it reaches") from None
     body = _json(response)
     if response.status_code != 200 or body.get("Code") != 200:
         raise DeployError(f"listing {where} failed: HTTP {response.status_code} "

@@ -44,6 +44,8 @@ from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.util import make_unix_command_for_host, run_local_process
 from pyinfra.context import ctx_state
 
+from .errors import SettingsError
+
 
 def dry_run():
     """True while the pyinfra CLI prepares a ``--dry`` run; False anywhere else (tests, API).
@@ -118,6 +120,9 @@ def load_inventory(path):
 
     + path: inventory file, e.g. ``inventory/prod.py``
     """
+    if not os.path.isfile(path):
+        raise SettingsError(f"inventory {path}: no such file; give the path of a pyinfra inventory "
+                            "file, e.g. inventory/prod.py, from the directory that holds group_data/")
     with warnings.catch_warnings():  # pyinfra_cli patches with gevent when imported
         warnings.simplefilter("ignore")
         from pyinfra_cli.inventory import make_inventory_from_files

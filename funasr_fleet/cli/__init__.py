@@ -14,11 +14,18 @@ import sys
 
 import click
 
+from ..errors import DeployError, SettingsError
+from ..lab.engine import LabError
 from .lab import lab
 from .models import models
 from .probe import probe
 from .status import status
 from .xiaozhi import xiaozhi_config
+
+
+# Failures an operator can fix (bad data, a missing inventory or lab, a hub that does not
+# answer): one line naming the thing and the fix, exit 2. Anything else is a bug: traceback.
+EXPECTED = (SettingsError, DeployError, LabError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +50,9 @@ def main(argv=None):
         return error.exit_code
     except click.exceptions.Abort:
         return 1
+    except EXPECTED as error:  # written for the operator: the message, no traceback
+        click.echo(f"funasr-fleet: {error}", err=True)
+        return 2
     return status if isinstance(status, int) else 0
 
 

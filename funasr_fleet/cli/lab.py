@@ -12,7 +12,7 @@ from ..lab.engine import LabError
 def _run(action, *args):
     try:
         action(*args)
-    except (LabError, FileNotFoundError) as error:
+    except LabError as error:
         click.echo(f"lab: {error}", err=True)
         raise click.exceptions.Exit(1) from None
 

@@ -7,7 +7,6 @@ import json
 
 import click
 
-from ..errors import SettingsError
 from ..fleet import fleet_status, format_table
 from ..pyinfra_internals import load_inventory
 
@@ -17,11 +16,8 @@ from ..pyinfra_internals import load_inventory
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def status(inventory, as_json):
     """Probe every host of INVENTORY (a pyinfra inventory file); exit 0 when every host is
-    healthy, 1 otherwise, 2 when the inventory's data is invalid."""
-    try:
-        rows = fleet_status(load_inventory(inventory))
-    except SettingsError as error:
-        click.echo(error, err=True)
-        raise click.exceptions.Exit(2) from None
+    healthy, 1 otherwise (an unreachable host is a row "unreachable: <reason>"), 2 when the
+    inventory or its data is invalid."""
+    rows = fleet_status(load_inventory(inventory))
     click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if as_json else format_table(rows))
     raise click.exceptions.Exit(0 if all(row["healthy"] for row in rows) else 1)

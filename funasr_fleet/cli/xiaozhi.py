@@ -9,7 +9,6 @@ unless ``--force``.
 import click
 import yaml
 
-from ..errors import SettingsError
 from ..pyinfra_internals import load_inventory
 from ..settings import check_inventory, load_settings
 from ..xiaozhi import asr_config
@@ -29,10 +28,7 @@ def xiaozhi_config(inventory, name, force):
     """Print xiaozhi-esp32-server's ASR section (YAML to merge into data/.config.yaml) for a
     host of INVENTORY."""
     hosts = load_inventory(inventory)
-    try:
-        check_inventory(hosts)
-    except SettingsError as error:
-        _refuse(error)
+    check_inventory(hosts)
     names = [host.name for host in hosts]
     balancers = [host.name for host in hosts if load_settings(host).is_balancer]
     name = name or (balancers or names)[0]

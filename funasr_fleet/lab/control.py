@@ -39,7 +39,7 @@ def previous_groups():
     """``{container: groups}`` of the last state, so a host that changes kind is rebuilt."""
     try:
         return {entry["container"]: entry["groups"] for entry in load_state()["hosts"]}
-    except (FileNotFoundError, ValueError, KeyError):
+    except (LabError, ValueError, KeyError):
         return {}
 
 

@@ -10,9 +10,12 @@ import shutil
 import subprocess
 import time
 
+from pyinfra.api.exceptions import PyinfraError
 
-class LabError(RuntimeError):
-    """A lab step failed; the message says what and how to fix it."""
+
+class LabError(PyinfraError):
+    """A lab step failed, or the lab is not there; the message says what and how to fix
+    it. A pyinfra error, so pyinfra (loading inventory/lab.py) prints it without a traceback."""
 
 
 def docker(*args, check=True, capture=True, input=None, timeout=600):

@@ -18,6 +18,8 @@ import json
 import os
 from pathlib import Path
 
+from .engine import LabError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_VERSION = 1
 
@@ -35,12 +37,12 @@ def load_state(path=None):
     """Read state.json; a clear error says how to create the lab when it is missing."""
     path = Path(path) if path else state_path()
     if not path.is_file():
-        raise FileNotFoundError(
-            f"no lab state at {path}: start the lab with `python -m funasr_fleet.lab up`")
+        raise LabError(f"no lab state at {path}: the lab is not up; start it with "
+                       "`funasr-fleet lab up` (or `make lab-up`)")
     state = json.loads(path.read_text())
     if state.get("version") != STATE_VERSION:
-        raise ValueError(f"{path} is lab state version {state.get('version')}, expected "
-                         f"{STATE_VERSION}: run `python -m funasr_fleet.lab up --fresh`")
+        raise LabError(f"{path} is lab state version {state.get('version')}, expected "
+                         f"{STATE_VERSION}: run `funasr-fleet lab up --fresh`")
     return state
 
 

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from funasr_fleet.lab import aptconf, hosts, state
+from funasr_fleet.lab.engine import LabError
 from funasr_fleet.lab.standin_models import KINDS, default_model_sets, kind_of, standin_repo
 
 DEB822 = """Types: deb
@@ -46,12 +47,12 @@ def test_debian_mirror_missing_is_a_clear_error(tmp_path):
 
 def test_state_round_trip_and_missing_state_message(tmp_path, monkeypatch):
     monkeypatch.setenv("FUNASR_LAB_DIR", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="python -m funasr_fleet.lab up"):
+    with pytest.raises(LabError, match="the lab is not up; start it with `funasr-fleet lab up`"):
         state.load_state()
     state.save_state({"version": state.STATE_VERSION, "hosts": []})
     assert state.load_state()["hosts"] == []
     (tmp_path / "state.json").write_text(json.dumps({"version": 0}))
-    with pytest.raises(ValueError, match="--fresh"):
+    with pytest.raises(LabError, match="--fresh"):
         state.load_state()
 
 
