@@ -27,11 +27,33 @@ from .models import cache_dir_for, load_cached_model, planned_model, write_manif
 
 DEFAULT_ENDPOINT = "https://www.modelscope.cn"
 BLOCK = 16 * 1024  # small, so an interrupted download keeps nearly all that came
+# Transient hub failures (a broken or timed-out connection, HTTP 429 or 5xx, a short body)
+# are tried again this many times, waiting RETRY_BACKOFF * 2**n seconds; a download
+# resumes from the bytes it already has (HTTP Range).
+RETRIES, RETRY_BACKOFF = 4, 0.5
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 def endpoint_or_default(endpoint):
     """``endpoint``, else $MODELSCOPE_ENDPOINT, else ModelScope's public hub."""
     return (endpoint or os.environ.get("MODELSCOPE_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+class _Transient(Exception):
+    """A hub failure worth another try: the connection broke or timed out, the hub said
+    429 or 5xx, or the body ended short."""
+
+
+def _with_retries(call, failed):
+    """``call()``, tried again after a `_Transient` failure (`RETRIES` times, waiting
+    `RETRY_BACKOFF` seconds, doubling); then `DeployError` with ``failed(error)``."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return call()
+        except _Transient as error:
+            if attempt == RETRIES:
+                raise DeployError(failed(error)) from None
+            time.sleep(RETRY_BACKOFF * 2 ** attempt)
 
 
 def list_files(endpoint, spec, session, allow_missing_sha256=False):
@@ -44,12 +66,19 @@ def list_files(endpoint, spec, session, allow_missing_sha256=False):
     """
     url = f"{endpoint}/api/v1/models/{spec.id}/repo/files"
     where = f"{spec.id}@{spec.revision} at {endpoint}"
-    try:
-        response = session.get(url, params={"Revision": spec.revision, "Recursive": "true"}, timeout=30)
-    except requests.RequestException as error:
-        raise DeployError(f"listing {where} failed: the model hub did not answer ({error}); check "
-                          "that this control node reaches it, or point funasr_models_endpoint at a "
-                          "mirror that it reaches") from None
+
+    def listed():
+        try:
+            response = session.get(url, params={"Revision": spec.revision, "Recursive": "true"}, timeout=30)
+        except requests.RequestException as error:
+            raise _Transient(f"the model hub did not answer: {error}") from None
+        if response.status_code in TRANSIENT_STATUS:
+            raise _Transient(f"HTTP {response.status_code}")
+        return response
+
+    response = _with_retries(listed, lambda error: (
+        f"listing {where} failed {RETRIES + 1} times ({error}); check that this control node "
+        "reaches the hub, or point funasr_models_endpoint at a mirror that it reaches"))
     body = _json(response)
     if response.status_code != 200 or body.get("Code") != 200:
         raise DeployError(f"listing {where} failed: HTTP {response.status_code} "
@@ -87,6 +116,15 @@ def download_file(endpoint, spec, entry, directory, session, progress):
 
 
 def _fetch_into(endpoint, spec, entry, part, session, progress):
+    """Download one file into ``part``, resuming with a Range request from the bytes it
+    holds; transient failures are retried, each try resuming where the last one stopped."""
+    where = f"{spec.id}@{spec.revision}/{entry['path']}"
+    _with_retries(lambda: _fetch_once(endpoint, spec, entry, part, session, progress, where),
+                  lambda error: f"downloading {where} failed {RETRIES + 1} times ({error}); run again "
+                                f"to resume from byte {part.stat().st_size if part.is_file() else 0}")
+
+
+def _fetch_once(endpoint, spec, entry, part, session, progress, where):
     offset = part.stat().st_size if part.is_file() else 0
     if offset > entry["size"]:
         part.unlink()
@@ -96,9 +134,10 @@ def _fetch_into(endpoint, spec, entry, part, session, progress):
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     url = f"{endpoint}/api/v1/models/{spec.id}/repo"
     params = {"Revision": spec.revision, "FilePath": entry["path"]}
-    where = f"{spec.id}@{spec.revision}/{entry['path']}"
     try:
         with session.get(url, params=params, headers=headers, stream=True, timeout=60) as response:
+            if response.status_code in TRANSIENT_STATUS:
+                raise _Transient(f"HTTP {response.status_code}")
             if response.status_code not in (200, 206):
                 raise DeployError(f"downloading {where} failed: HTTP {response.status_code}")
             mode = "ab" if response.status_code == 206 else "wb"
@@ -108,11 +147,9 @@ def _fetch_into(endpoint, spec, entry, part, session, progress):
                     out.write(block)
                     progress.add(len(block))
     except requests.RequestException as error:
-        raise DeployError(f"downloading {where} was interrupted ({error}); run again to resume "
-                          f"from byte {part.stat().st_size if part.is_file() else 0}") from None
+        raise _Transient(f"interrupted: {error}") from None
     if part.stat().st_size != entry["size"]:
-        raise DeployError(f"downloading {where} stopped at {part.stat().st_size} of "
-                          f"{entry['size']} bytes; run again to resume")
+        raise _Transient(f"stopped at {part.stat().st_size} of {entry['size']} bytes")
 
 
 def fetch_model(endpoint, spec, cache_dir, *, session=None, workers=4, progress=True):

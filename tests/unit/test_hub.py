@@ -57,12 +57,10 @@ def test_corrupted_file_is_refused_and_the_cache_keeps_what_it_had(hub, tmp_path
     assert load_cached_model(cache, VAD).manifest_sha256 == good
 
 
-def test_interrupted_download_resumes_with_a_range_request(hub, tmp_path):
+def test_an_interrupted_download_resumes_with_a_range_request_in_the_same_run(hub, tmp_path):
     key = f"{ASR.id}@{ASR.revision}/model_quant.onnx"
     (tmp_path / "faults.json").write_text(json.dumps({"cut_after": {key: 100_000}}))
-    with pytest.raises(DeployError, match="interrupted|stopped at"):
-        fetch_model(hub.url, ASR, tmp_path / "cache", workers=1)
-    fetch_model(hub.url, ASR, tmp_path / "cache", workers=1)
+    fetch_model(hub.url, ASR, tmp_path / "cache", workers=1)  # cut once, then resumed
     resumed = [r for r in downloads(hub) if r["query"]["FilePath"] == "model_quant.onnx"]
     assert resumed[0].get("cut") and resumed[0]["bytes"] == 100_000
     kept = int(resumed[1]["range"].removeprefix("bytes=").rstrip("-"))
@@ -175,7 +173,41 @@ def test_a_plan_lists_without_downloading_and_its_manifest_is_the_fetchs(hub, tm
     assert again.cached and again.files == () and again.model == cached
 
 
-def test_a_plan_after_a_cut_download_counts_the_bytes_the_resume_fetches(hub, tmp_path):
+def test_a_download_cut_every_time_fails_after_the_retries_and_the_next_run_resumes(hub, tmp_path,
+                                                                                    monkeypatch):
+    from funasr_fleet import hub as hub_client
+
+    monkeypatch.setattr(hub_client, "RETRY_BACKOFF", 0.01)
+    key = f"{ASR.id}@{ASR.revision}/model_quant.onnx"
+    cuts = {key: 20_000}
+    (tmp_path / "faults.json").write_text(json.dumps({"cut_after": cuts}))
+    real = hub_client._fetch_once
+
+    def cut_again(*args):  # the stand-in cuts a key once: arm it again before every try
+        hub.cuts_done.discard(key)
+        return real(*args)
+    monkeypatch.setattr(hub_client, "_fetch_once", cut_again)
+    with pytest.raises(DeployError, match=rf"downloading {ASR.id}@{ASR.revision}/model_quant.onnx failed "
+                                          rf"5 times \(.*\); run again to resume from byte \d+"):
+        fetch_model(hub.url, ASR, tmp_path / "cache", workers=1)
+    tries = [r for r in downloads(hub) if r["query"]["FilePath"] == "model_quant.onnx"]
+    assert len(tries) == 5 and all(r.get("cut") for r in tries)
+
+
+def test_a_hub_that_does_not_answer_is_tried_again_then_named_with_the_knob(tmp_path, monkeypatch):
+    from funasr_fleet import hub as hub_client
+    from helpers import free_port
+
+    monkeypatch.setattr(hub_client, "RETRY_BACKOFF", 0.01)
+    with pytest.raises(DeployError, match="failed 5 times .*the model hub did not answer.* point "
+                                          "funasr_models_endpoint at a mirror"):
+        fetch_model(f"http://127.0.0.1:{free_port()}", ASR, tmp_path / "cache", workers=1)
+
+
+def test_a_plan_after_a_cut_download_counts_the_bytes_the_resume_fetches(hub, tmp_path, monkeypatch):
+    from funasr_fleet import hub as hub_client
+
+    monkeypatch.setattr(hub_client, "RETRIES", 0)  # the cut is the run's end
     cache = tmp_path / "cache"
     key = f"{ASR.id}@{ASR.revision}/model_quant.onnx"
     (tmp_path / "faults.json").write_text(json.dumps({"cut_after": {key: 100_000}}))
