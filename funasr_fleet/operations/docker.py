@@ -14,6 +14,7 @@ from ..facts.apt import DebPackageVersions
 from ..facts.docker import ComposeProject, DockerImageId
 from ..facts.files import PathStates
 from ..pyinfra_internals import ssh_exec
+from .files import show_diff
 
 
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -59,6 +60,7 @@ def docker_daemon_json(text, path=DAEMON_JSON, knobs=None, only_if_stopped=False
         if state.get("mode") != "644":
             yield StringCommand("chmod", "644", QuoteString(path))
         return
+    show_diff(path, text.encode("utf-8"))
     directory = path.rsplit("/", 1)[0]
     yield StringCommand("mkdir", "-p", "-m", "755", QuoteString(directory))
     yield FileUploadCommand(BytesIO(text.encode("utf-8")), f"{path}.funasr-fleet-new")

@@ -5,6 +5,8 @@ from io import BytesIO
 from pyinfra import host
 from pyinfra.api import HiddenValue, StringCommand, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
+from pyinfra.facts.files import FileContents
+from pyinfra.operations.util.files import generate_color_diff
 
 from ..digest import sha256_bytes
 from ..facts.files import PathStates
@@ -54,6 +56,8 @@ def managed_paths(directories=(), files=(), backup_dir=None):
     for path, content, mode in files:
         state = states.get(path)
         if path in changing:
+            if not isinstance(content, HiddenValue):  # secrets are never diffed
+                show_diff(path, _file_bytes(content))
             temporary = f"{path}.funasr-fleet-new"
             yield FileUploadCommand(BytesIO(_file_bytes(content)), temporary)
             yield StringCommand("chmod", mode, QuoteString(temporary), "&&", "chown", "root:root",
@@ -62,6 +66,19 @@ def managed_paths(directories=(), files=(), backup_dir=None):
         elif state["mode"] != mode or (state["owner"], state["group"]) != ("root", "root"):
             yield StringCommand("chmod", mode, QuoteString(path), "&&",
                                 "chown", "root:root", QuoteString(path))
+
+
+def show_diff(path, new):
+    """With pyinfra's ``--diff``: log a unified diff of the host's ``path`` against ``new``
+    (bytes), the way pyinfra's own file operations do (one more command: the file's
+    contents). Call it only for files that are not secret."""
+    if not host.state.config.DIFF:
+        return
+    current = host.get_fact(FileContents, path=path)
+    host.log(f"Will modify {path}" if current is not None else f"Will create {path}")
+    for line in generate_color_diff([line + "\n" for line in current or []],
+                                    new.decode("utf-8", "replace").splitlines(keepends=True)):
+        host.log(f"  {line}")
 
 
 def _file_bytes(content):

@@ -9,6 +9,7 @@ from pyinfra.api.command import FileUploadCommand, QuoteString
 from ..digest import sha256_bytes
 from ..facts.nftables import NftTableDigest
 from ..probe import reaches
+from .files import show_diff
 
 
 @operation()
@@ -46,10 +47,12 @@ def nft_table_loaded(path, table, text, config_sha256, probe_urls=()):
     if state["live"] == config_sha256 and in_file:
         return
     if state["live"] == config_sha256:  # loaded, but the boot file differs: the file only
+        show_diff(path, text.encode("utf-8"))
         yield FileUploadCommand(BytesIO(text.encode("utf-8")), f"{path}.funasr-fleet-new")
         yield StringCommand("chmod", "644", QuoteString(f"{path}.funasr-fleet-new"), "&&", "mv", "-f",
                             QuoteString(f"{path}.funasr-fleet-new"), QuoteString(path))
         return
+    show_diff(path, text.encode("utf-8"))
     yield StringCommand("mkdir", "-p", "-m", "755", QuoteString(path.rsplit("/", 1)[0]))
     yield FileUploadCommand(BytesIO(text.encode("utf-8")), f"{path}.funasr-fleet-new")
     yield FunctionCommand(_ruleset_loaded, (path, table, tuple(probe_urls)), {})

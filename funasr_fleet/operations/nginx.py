@@ -10,6 +10,7 @@ from pyinfra.api.command import FileUploadCommand, QuoteString
 from ..digest import sha256_bytes
 from ..facts.files import PathStates
 from ..render import render_balancer
+from .files import show_diff
 
 # Debian's and Ubuntu's nginx.conf include modules-enabled/*.conf at the top level, after
 # which 50-mod-stream.conf has loaded the stream module; our stream block goes there too.
@@ -46,6 +47,7 @@ def balancer_configured(balancer, down=(), drain=False):
         return
     new, kept = QuoteString(f"{CONFIG_PATH}.funasr-fleet-new"), QuoteString(f"{CONFIG_PATH}.previous")
     config = QuoteString(CONFIG_PATH)
+    show_diff(CONFIG_PATH, text)
     yield FileUploadCommand(BytesIO(text), f"{CONFIG_PATH}.funasr-fleet-new")
     yield StringCommand(
         "{", "[", "!", "-f", config, "]", "||", "cp", "-p", config, kept, ";", "}", "&&",

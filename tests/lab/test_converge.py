@@ -174,3 +174,23 @@ def test_a_limit_that_leaves_out_the_load_balancer_is_refused_with_the_command_t
     assert "Run it with the balancer: pyinfra -y inventory/lab.py deploy.py --limit cpu --limit lb" \
         in result.output
     assert "Beginning operation run" not in result.output
+
+
+def test_diff_shows_a_hotword_change_in_hotwords_txt_and_the_compose_label(lab):
+    """pyinfra --dry --diff on a hotword change: the changed line of hotwords.txt and the
+    config label of compose.yaml, as pyinfra's own file operations show them."""
+    import re
+
+    name = lab.hosts[0]
+    lab.set_host_data({name: {"funasr_hotwords": {"差异演示": 25}}})
+    try:
+        result = lab.deploy("--dry", "--diff")
+    finally:
+        lab.set_host_data({})
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.output)
+    assert result.returncode == 0, output[-3000:]
+    assert f"[{name}] Will modify /opt/funasr/hotwords.txt" in output, output[-3000:]
+    assert re.search(rf"\[{name}\]\s+\+ 差异演示 25", output), output[-3000:]
+    assert f"[{name}] Will modify /opt/funasr/compose.yaml" in output
+    labels = re.findall(rf"\[{name}\]\s+([-+]) .*io\.funasr-fleet\.config-sha256", output)
+    assert sorted(labels) == ["+", "-"], labels

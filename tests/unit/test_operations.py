@@ -638,3 +638,29 @@ def test_a_failed_servers_own_words_carry_its_restarts_and_last_log_lines():
         "server: funasr-funasr-1 restarts 3, restarting (exit 255); its log: "
         "I20261201 12:00:01 funasr-wss-server-2pass.cpp:95] Set vad-dir : /workspace/models/vad | "
         "E20261201 12:00:01 util.cpp:120] /workspace/models/lm/TLG.fst do not exists.")
+
+
+def test_diff_shows_the_changed_lines_of_a_managed_file_and_never_a_secret():
+    from pyinfra.api import HiddenValue
+
+    from funasr_fleet.operations.files import managed_paths
+
+    files = [("/opt/funasr/hotwords.txt", "阿里巴巴 20\n语音识别 15\n", "644"),
+             ("/opt/funasr/ssl/server.key", HiddenValue("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n"), "600")]
+    facts = {"PathStates": {}, "FileContents": ["阿里巴巴 20", "小智 30"]}
+    _, host = run_operation(managed_paths, facts, files=files)
+    assert host.logs == []  # no --diff: no diff, no extra command
+
+    from helpers import FakeHost
+    from pyinfra.context import ctx_host
+
+    host_with_diff = FakeHost(facts)
+    host_with_diff.state.config.DIFF = True
+    with ctx_host.use(host_with_diff):
+        list(managed_paths._inner(files=files))
+    text = "\n".join(host_with_diff.logs)
+    assert "Will modify /opt/funasr/hotwords.txt" in text
+    assert "小智 30" in text and "语音识别 15" in text  # the line removed and the line added
+    assert "server.key" not in text and "c2VjcmV0" not in text
+    assert [call for call in host_with_diff.fact_calls if call[0] == "FileContents"] == [
+        ("FileContents", {"path": "/opt/funasr/hotwords.txt"})]
