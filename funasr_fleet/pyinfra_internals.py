@@ -12,6 +12,12 @@ each when pyinfra is upgraded. Why each is needed:
   other hosts' copies are found by the operation's hash (``OperationMeta._hash``, the
   same on every host for one call site) in pyinfra's per-host state (``State.ops``).
   tests/unit/test_waves.py checks the op order and conditions this relies on.
+- `current_host`, `run_stage`, `host_changed`: a converge that changes nothing reads
+  each host's facts in one command (`facts.batch`), and a batch answers later reads only
+  while nothing has changed on the host. pyinfra's ``host`` is a context proxy (the
+  batch is kept per real ``Host``: ``ctx_host.get()``); the run stage is
+  ``State.current_stage`` (prepare and execute read separately); whether an operation
+  ran commands on a host is its ``OperationMeta.executed`` in ``State.ops``.
 - `ssh_exec`: `operations.docker.image_loaded` streams an image tarball of gigabytes
   into ``docker load``. pyinfra's ``run_shell_command`` sends stdin as text lines (a
   newline added to each: binary data would be altered) and ``put_file`` writes the file
@@ -42,7 +48,8 @@ from pyinfra.api.arguments import all_global_arguments
 from pyinfra.api.connectors import get_all_connectors
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.util import make_unix_command_for_host, run_local_process
-from pyinfra.context import ctx_state
+from pyinfra.api.state import StateStage
+from pyinfra.context import ctx_host, ctx_state
 
 from .errors import SettingsError
 
@@ -73,6 +80,22 @@ def operation_meta(state, host, op_hash):
     when ``host`` does not carry that operation."""
     data = state.ops.get(host, {}).get(op_hash)
     return data.operation_meta if data else None
+
+
+def current_host():
+    """The `Host` pyinfra is preparing or executing now (not its context proxy)."""
+    return ctx_host.get()
+
+
+def run_stage(state):
+    """``"prepare"`` or ``"execute"``: the stage of the pyinfra run ``state`` is in."""
+    return "execute" if state.current_stage >= StateStage.Execute else "prepare"
+
+
+def host_changed(state, host):
+    """Whether an operation has run commands on ``host`` so far in this run (whether
+    they succeeded or not)."""
+    return any(data.operation_meta.executed for data in state.ops.get(host, {}).values())
 
 
 def ssh_exec(state, host, command):

@@ -11,6 +11,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.server import LinuxDistribution
 
 from ..errors import SettingsError
+from ..facts.batch import read
 from ..operations.apt import apt_keyring, packages_installed
 from ..operations.docker import docker_daemon_json
 from ..operations.files import managed_paths
@@ -35,7 +36,7 @@ NVIDIA_SOURCES = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 
 def distribution():
     """``(id, codename)`` of the host's distribution, e.g. ``("debian", "trixie")``."""
-    info = host.get_fact(LinuxDistribution)
+    info = read(LinuxDistribution)
     release = info.get("release_meta") or {}
     return (release.get("ID") or (info.get("name") or "").lower(),
             release.get("VERSION_CODENAME") or "")

@@ -12,8 +12,11 @@ code would) and calls the named deploys of this package.
 import sys
 
 from pyinfra import host, inventory, state
+from pyinfra.facts.server import LinuxDistribution
 
 from ..balancer import check_limit, fleet_balancer
+from ..facts.batch import want
+from ..facts.nvidia import NvidiaGpus
 from ..hub import fetch_models
 from ..images import prepare_tarball
 from ..pyinfra_internals import dry_run
@@ -37,6 +40,16 @@ def validated_settings():
     return load_settings(host)
 
 
+def prepare_reads(settings):
+    """Declare the facts this host's deploy reads while it is prepared (its distribution,
+    and a GPU profile's GPUs), so they are read in one command (`facts.batch`)."""
+    if settings.is_balancer:
+        return
+    want(LinuxDistribution)
+    if settings.profile.gpu:
+        want(NvidiaGpus)
+
+
 def control_node_inputs(settings, dry):
     """``(delivery, cached_models)``: the image tarball (tarball delivery, else None) and
     the model set, prepared on the control node once and checked before any host is
@@ -55,6 +68,7 @@ def converge():
     wave by wave (engine and firewall changes, configuration, containers, health gate,
     rollback), with the load balancer draining each wave."""
     settings = validated_settings()
+    prepare_reads(settings)
     dry = dry_run()
     # Waves over the hosts this run targets (--limit/--exclude), canary first.
     plan = inventory_plan(inventory, settings, state.limit_hosts)

@@ -16,6 +16,7 @@ from .. import tls
 from ..cert_names import san_name
 from ..digest import rendered_with_digest, sha256_bytes, sha256_text
 from ..errors import DeployError, SettingsError
+from ..facts.batch import read
 from ..facts.nvidia import NvidiaGpus
 from ..hub import plan_fetch
 from ..images import planned_tarball
@@ -37,7 +38,7 @@ def gpus_ready(settings):
     """
     if not settings.profile.gpu:
         return []
-    facts = host.get_fact(NvidiaGpus)
+    facts = read(NvidiaGpus)
     where = f"{settings.host}: funasr_profile = {settings.funasr_profile!r}"
     if not facts["ok"]:
         raise SettingsError(

@@ -5,11 +5,13 @@ from pyinfra.api import StringCommand, operation
 from pyinfra.api.command import QuoteString
 
 from ..facts.apt import DebPackageVersions, KeyringFingerprints
+from ..facts.batch import read, reads
 
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 
 
+@reads(lambda packages, **_: [(DebPackageVersions, {"packages": packages})])
 @operation()
 def packages_installed(packages, versions=None, upgrade=True):
     """
@@ -33,7 +35,7 @@ def packages_installed(packages, versions=None, upgrade=True):
         )
     """
     versions = versions or {}
-    installed = host.get_fact(DebPackageVersions, packages=packages)
+    installed = read(DebPackageVersions, packages=packages)
     wanted = [
         f"{name}={versions[name]}" if versions.get(name) else name
         for name in packages
@@ -45,6 +47,7 @@ def packages_installed(packages, versions=None, upgrade=True):
                             *[QuoteString(item) for item in wanted])
 
 
+@reads(lambda path, **_: [(KeyringFingerprints, {"path": path})])
 @operation()
 def apt_keyring(url, fingerprint, path):
     """
@@ -66,7 +69,7 @@ def apt_keyring(url, fingerprint, path):
                     fingerprint="9DC858229FC7DD38854AE2D88D81803C0EBFCD88",
                     path="/etc/apt/keyrings/docker.asc")
     """
-    if fingerprint in host.get_fact(KeyringFingerprints, path=path):
+    if fingerprint in read(KeyringFingerprints, path=path):
         return
     temporary = f"{path}.funasr-fleet-new"
     directory = path.rpartition("/")[0] or "/"

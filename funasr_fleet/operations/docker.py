@@ -11,6 +11,7 @@ from pyinfra.api.command import FileUploadCommand, QuoteString
 
 from ..digest import sha256_bytes
 from ..facts.apt import DebPackageVersions
+from ..facts.batch import read, reads
 from ..facts.docker import ComposeProject, DockerImageId
 from ..facts.files import PathStates
 from ..pyinfra_internals import ssh_exec
@@ -22,6 +23,7 @@ DAEMON_JSON = "/etc/docker/daemon.json"
 DOCKER_START_SECONDS = 60
 
 
+@reads(lambda text, path=DAEMON_JSON, **_: [(PathStates, {"paths": [path]})])
 @operation()
 def docker_daemon_json(text, path=DAEMON_JSON, knobs=None, only_if_stopped=False):
     """
@@ -55,7 +57,7 @@ def docker_daemon_json(text, path=DAEMON_JSON, knobs=None, only_if_stopped=False
 
         docker_daemon_json(text=render_daemon_json(settings), knobs=DAEMON_KNOBS)
     """
-    state = host.get_fact(PathStates, paths=[path]).get(path) or {}
+    state = read(PathStates, paths=[path]).get(path) or {}
     if state.get("sha256") == sha256_bytes(text.encode("utf-8")):
         if state.get("mode") != "644":
             yield StringCommand("chmod", "644", QuoteString(path))
@@ -168,6 +170,7 @@ def _docker_restarted(host):
     return False
 
 
+@reads(lambda image, **_: [(DockerImageId, {"image": image})])
 @operation()
 def image_pulled(image, username="", password=None):
     """
@@ -183,7 +186,7 @@ def image_pulled(image, username="", password=None):
 
         image_pulled(image="registry.cn-hangzhou.aliyuncs.com/funasr_repo/funasr:TAG")
     """
-    if host.get_fact(DockerImageId, image=image):
+    if read(DockerImageId, image=image):
         return
     if username:
         registry = image.split("/", 1)[0]
@@ -192,6 +195,8 @@ def image_pulled(image, username="", password=None):
     yield StringCommand("docker", "pull", QuoteString(image))
 
 
+@reads(lambda tarball, **_: [(DockerImageId, {"image": tarball.image}),
+                                (DockerImageId, {"image": tarball.image_id})])
 @operation()
 def image_loaded(tarball):
     """
@@ -210,9 +215,9 @@ def image_loaded(tarball):
 
         image_loaded(tarball=prepare_tarball(image, cache_dir))
     """
-    if host.get_fact(DockerImageId, image=tarball.image) == tarball.image_id:
+    if read(DockerImageId, image=tarball.image) == tarball.image_id:
         return
-    if host.get_fact(DockerImageId, image=tarball.image_id) != tarball.image_id:
+    if read(DockerImageId, image=tarball.image_id) != tarball.image_id:
         yield FunctionCommand(_stream_docker_load, (tarball,), {})
     yield StringCommand("docker", "tag", tarball.image_id, QuoteString(tarball.image))
 
@@ -247,6 +252,8 @@ def _stream_docker_load(state, host, tarball):
     return loaded
 
 
+@reads(lambda project_dir, project, config_sha256, image, **_: [
+    (ComposeProject, {"project": project, "image": image})])
 @operation()
 def compose_up(project_dir, project, config_sha256, image, services=("funasr",)):
     """
@@ -271,7 +278,7 @@ def compose_up(project_dir, project, config_sha256, image, services=("funasr",))
         compose_up(project_dir="/opt/funasr", project="funasr", config_sha256=digest,
                    image="funasr_repo/funasr:funasr-runtime-sdk-online-cpu-0.1.13")
     """
-    if _runs_release(host.get_fact(ComposeProject, project=project, image=image),
+    if _runs_release(read(ComposeProject, project=project, image=image),
                      config_sha256, services):
         return
     yield StringCommand("docker", "compose", "--project-directory", QuoteString(project_dir),
@@ -291,6 +298,15 @@ def _runs_release(project_state, config_sha256, services):
     return running == sorted(services) and len(containers) == len(services)
 
 
+def _restart_pending_reads(project, image, services, config_sha256=None, daemon_json=None,
+                           pinned=None, **_):
+    """The facts `restart_pending` reads."""
+    return ([(ComposeProject, {"project": project, "image": image})]
+            + ([(PathStates, {"paths": [DAEMON_JSON]})] if daemon_json is not None else [])
+            + ([(DebPackageVersions, {"packages": list(pinned)})] if pinned else []))
+
+
+@reads(_restart_pending_reads)
 @operation()
 def restart_pending(project, image, services, config_sha256=None, daemon_json=None, pinned=None):
     """
@@ -322,13 +338,13 @@ def restart_pending(project, image, services, config_sha256=None, daemon_json=No
         return
     reasons = []
     if config_sha256 is None or not _runs_release(
-            host.get_fact(ComposeProject, project=project, image=image), config_sha256, services):
+            read(ComposeProject, project=project, image=image), config_sha256, services):
         reasons.append(f"servers restart next: {', '.join(services)}")
-    if daemon_json is not None and (host.get_fact(PathStates, paths=[DAEMON_JSON]).get(DAEMON_JSON)
+    if daemon_json is not None and (read(PathStates, paths=[DAEMON_JSON]).get(DAEMON_JSON)
                                     or {}).get("sha256") != sha256_bytes(daemon_json.encode("utf-8")):
         reasons.append("Docker restarts next: daemon.json changes")
     if pinned:
-        installed = host.get_fact(DebPackageVersions, packages=list(pinned))
+        installed = read(DebPackageVersions, packages=list(pinned))
         upgrades = sorted(name for name, version in pinned.items()
                           if name in installed and installed[name] != version)
         if upgrades:

@@ -9,9 +9,16 @@ from pyinfra.facts.files import FileContents
 from pyinfra.operations.util.files import generate_color_diff
 
 from ..digest import sha256_bytes
+from ..facts.batch import read, reads
 from ..facts.files import PathStates
 
 
+def _managed_paths_read(directories=(), files=(), **_):
+    """The `PathStates` read of `managed_paths`."""
+    return PathStates, {"paths": [path for path, _ in directories] + [path for path, _, _ in files]}
+
+
+@reads(lambda *args, **kwargs: [_managed_paths_read(*args, **kwargs)])
 @operation()
 def managed_paths(directories=(), files=(), backup_dir=None):
     """
@@ -39,8 +46,8 @@ def managed_paths(directories=(), files=(), backup_dir=None):
             files=[("/opt/funasr/hotwords.txt", "阿里巴巴 20\\n", "644")],
         )
     """
-    states = host.get_fact(PathStates, paths=[path for path, _ in directories]
-                           + [path for path, _, _ in files])
+    fact, kwargs = _managed_paths_read(directories, files)
+    states = read(fact, **kwargs)
     for path, mode in directories:
         state = states.get(path)
         if state is None or state["type"] != "directory":

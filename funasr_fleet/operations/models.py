@@ -4,11 +4,13 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
 
+from ..facts.batch import read, reads
 from ..facts.models import ModelManifests
 from ..models import MANIFEST, transfer_tree
 from ..transfer import SshRsyncCommand, can_rsync, local_rsync_version, ssh_ciphers
 
 
+@reads(lambda models_dir, **_: [(ModelManifests, {"directory": models_dir})])
 @operation()
 def models_seeded(models_dir, cached_models, use_rsync=True, ciphers="auto"):
     """
@@ -38,7 +40,7 @@ def models_seeded(models_dir, cached_models, use_rsync=True, ciphers="auto"):
 
         models_seeded(models_dir="/opt/funasr/models", cached_models=cached)
     """
-    facts = host.get_fact(ModelManifests, directory=models_dir)
+    facts = read(ModelManifests, directory=models_dir)
     held = facts["manifests"]
     changed = [(model, _closest_held(model, held)) for model in cached_models
                if held.get(model.spec.dirname) != model.manifest]

@@ -7,11 +7,13 @@ from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
 
 from ..digest import sha256_bytes
+from ..facts.batch import read, reads
 from ..facts.nftables import NftTableDigest
 from ..probe import reaches
 from .files import show_diff
 
 
+@reads(lambda path, table, **_: [(NftTableDigest, {"table": table, "path": path})])
 @operation()
 def nft_table_loaded(path, table, text, config_sha256, probe_urls=()):
     """
@@ -42,7 +44,7 @@ def nft_table_loaded(path, table, text, config_sha256, probe_urls=()):
         nft_table_loaded(path="/etc/funasr-fleet/firewall.nft", table="inet funasr_fleet",
                          text=ruleset, config_sha256=digest, probe_urls=["ws://asr-1:10095"])
     """
-    state = host.get_fact(NftTableDigest, table=table, path=path)
+    state = read(NftTableDigest, table=table, path=path)
     in_file = state["file"] == sha256_bytes(text.encode("utf-8"))
     if state["live"] == config_sha256 and in_file:
         return

@@ -8,6 +8,7 @@ from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
 
 from ..digest import sha256_bytes
+from ..facts.batch import read, reads
 from ..facts.files import PathStates
 from ..render import render_balancer
 from .files import show_diff
@@ -17,6 +18,7 @@ from .files import show_diff
 CONFIG_PATH = "/etc/nginx/modules-enabled/90-funasr-fleet-stream.conf"
 
 
+@reads(lambda *_, **__: [(PathStates, {"paths": [CONFIG_PATH]})])
 @operation()
 def balancer_configured(balancer, down=(), drain=False):
     """
@@ -42,7 +44,7 @@ def balancer_configured(balancer, down=(), drain=False):
         return
     down = set(down() if callable(down) else down)
     text = render_balancer(host.name, balancer, down).encode("utf-8")
-    if (host.get_fact(PathStates, paths=[CONFIG_PATH]).get(CONFIG_PATH) or {}).get(
+    if (read(PathStates, paths=[CONFIG_PATH]).get(CONFIG_PATH) or {}).get(
             "sha256") == sha256_bytes(text):
         return
     new, kept = QuoteString(f"{CONFIG_PATH}.funasr-fleet-new"), QuoteString(f"{CONFIG_PATH}.previous")

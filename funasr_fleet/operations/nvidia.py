@@ -4,6 +4,7 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
+from ..facts.batch import read, reads
 from ..facts.nvidia import EXPORT_MARKER, GpuExportState, GpusInContainer
 from ..models import MANIFEST
 
@@ -43,6 +44,7 @@ def _gpus_missing(state, host, gpus, expected, seen):
     return False
 
 
+@reads(lambda export, image, **_: [(GpuExportState, {"path": export.directory, "image": image})])
 @operation()
 def gpu_export_copied(export, image):
     """
@@ -65,7 +67,7 @@ def gpu_export_copied(export, image):
 
         gpu_export_copied(export=gpu_export(settings), image=settings.image)
     """
-    state = host.get_fact(GpuExportState, path=export.directory, image=image)
+    state = read(GpuExportState, path=export.directory, image=image)
     if state["made_for"] and state["made_for"] == state["image_id"]:
         host.noop(f"GPU export copy {export.key} is up to date")
         return

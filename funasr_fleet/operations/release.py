@@ -7,6 +7,7 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
+from ..facts.batch import read, reads
 from ..facts.docker import ComposeContainers
 from ..facts.nvidia import EXPORT_MARKER
 from ..facts.release import ReleaseRecord
@@ -19,6 +20,8 @@ from .files import backup_restored
 SERVER_LOG_LINES = 5
 
 
+@reads(lambda gate, release, directory, project, **_: [
+    (ReleaseRecord, {"path": f"{directory}/release.json"}), (ComposeContainers, {"project": project})])
 @operation()
 def release_healthy(gate, release, directory, project):
     """
@@ -56,12 +59,12 @@ def release_healthy(gate, release, directory, project):
             host.log(f"FunASR healthy at {url}: final result in {result.latency_s:.2f}s")
         else:
             failures.append((url, result))
-    current = host.get_fact(ReleaseRecord, path=f"{directory}/release.json").get("current") or {}
+    current = read(ReleaseRecord, path=f"{directory}/release.json").get("current") or {}
     if current.get("config_sha256") == release["config_sha256"]:
         if failures:
             yield FunctionCommand(_report_unhealthy, (failures, directory, project), {})
         return
-    containers = host.get_fact(ComposeContainers, project=project)
+    containers = read(ComposeContainers, project=project)
     runs_release = bool(containers) and all(
         container["labels"].get("io.funasr-fleet.config-sha256") == release["config_sha256"]
         for container in containers)
@@ -87,6 +90,7 @@ def release_healthy(gate, release, directory, project):
         yield FunctionCommand(_report_unhealthy, (failures, directory, project), {})
 
 
+@reads(lambda gate, directory, project, **_: [(ReleaseRecord, {"path": f"{directory}/release.json"})])
 @operation()
 def release_rolled_back(gate, directory, project):
     """
@@ -106,7 +110,7 @@ def release_rolled_back(gate, directory, project):
 
         release_rolled_back(gate=gate, directory="/opt/funasr", project="funasr")
     """
-    record = host.get_fact(ReleaseRecord, path=f"{directory}/release.json")
+    record = read(ReleaseRecord, path=f"{directory}/release.json")
     if not record.get("previous"):
         host.log("no previous release recorded: nothing to roll back")
         return

@@ -4,9 +4,11 @@ from pyinfra import host
 from pyinfra.api import StringCommand, operation
 from pyinfra.api.command import QuoteString
 
+from ..facts.batch import read, reads
 from ..facts.systemd import SystemdUnitState
 
 
+@reads(lambda unit, restart=False, **_: [] if restart else [(SystemdUnitState, {"unit": unit})])
 @operation()
 def unit_running(unit, restart=False):
     """
@@ -31,7 +33,7 @@ def unit_running(unit, restart=False):
         yield StringCommand("systemctl", "reset-failed", QuoteString(unit), "2>/dev/null", ";",
                             "systemctl", "restart", QuoteString(unit))
         return
-    state = host.get_fact(SystemdUnitState, unit=unit)
+    state = read(SystemdUnitState, unit=unit)
     if state.get("need_reload"):
         yield StringCommand("systemctl", "daemon-reload")
     if not state["enabled"]:

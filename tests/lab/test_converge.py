@@ -4,6 +4,9 @@ idempotence, verify; then hotword changes and bad input. Tests run in this order
 share the lab.
 """
 
+import re
+from collections import Counter
+
 import pytest
 
 from conftest import grand_total
@@ -21,14 +24,24 @@ def test_converge(lab):
     assert f"[{gpu}] 2 GPU(s) visible in a container: GPU 0: funasr-fleet lab SIMULATED GPU" in result.output
 
 
+def remote_commands(output):
+    """``{host: commands}`` pyinfra sent (``-vv`` prints each, facts too, as ``>>>``)."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    return Counter(match.group(1) for match in re.finditer(r"^\[([^\]]+)\]\s*>>>", plain, re.M))
+
+
 def test_idempotence_second_converge_changes_nothing(lab):
     started = {name: lab.container(name)["State"]["StartedAt"] for name in lab.hosts}
-    result = lab.deploy()
+    result = lab.deploy("-vv")
     assert result.returncode == 0, result.output[-5000:]
     _, changed, errors, unchanged = grand_total(result.output)
     assert (changed, errors) == (0, 0), result.output[-5000:]
     assert unchanged > 0
     assert {name: lab.container(name)["State"]["StartedAt"] for name in lab.hosts} == started
+    # Each host's facts are read in one command while deploy.py is prepared and one
+    # when it executes (facts/batch.py): a read outside the batch would show here.
+    commands = remote_commands(result.output)
+    assert set(lab.hosts) <= set(commands) and max(commands.values()) <= 2, commands
 
 
 def test_verify_every_host_answers_the_probe(lab):
