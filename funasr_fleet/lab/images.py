@@ -82,8 +82,8 @@ def build(image, dockerfile, build_args, base_digest, context=dict, extra_lines=
     + dockerfile: file name under funasr_fleet/lab/images/
     + build_args: ``--build-arg`` values (part of the inputs)
     + base_digest: the base image's inputs digest (part of the inputs)
-    + context: callable returning the build context files ``{name: bytes}``, called only
-      when a build is needed; what it returns must be determined by the other inputs
+    + context: callable returning the build context files ``{relative path: bytes}``, called
+      only when a build is needed; what it returns must be determined by the other inputs
     + extra_lines: Dockerfile lines appended (part of the inputs)
 
     Returns True when it built.
@@ -93,13 +93,28 @@ def build(image, dockerfile, build_args, base_digest, context=dict, extra_lines=
     if image_inputs(image) == digest:
         return False
     with tempfile.TemporaryDirectory(prefix="funasr-lab-build-") as directory:
-        for name, content in context().items():
-            (Path(directory) / name).write_bytes(content)
+        write_context(directory, context())
         (Path(directory) / "Dockerfile").write_text(text)
         args = [arg for key, value in build_args.items() for arg in ("--build-arg", f"{key}={value}")]
         docker("build", "-q", "-t", image, "--label", f"{INPUTS_LABEL}={digest}", *args, directory,
                timeout=1800)
     return True
+
+
+def write_context(directory, files):
+    """Write the build context files ``{relative path: bytes}`` under ``directory``."""
+    for name, content in files.items():
+        path = Path(directory) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
+def standin_package():
+    """The stand-in package (funasr_fleet/lab/standin: its modules and the launcher
+    funasr_standin.py) as build context files ``{"standin/<module>.py": bytes}``; the
+    Dockerfile copies the directory and links the launcher to the real binaries' paths."""
+    return {f"standin/{path.name}": path.read_bytes()
+            for path in sorted((HERE / "standin").glob("*.py"))}
 
 
 def self_signed_pair():
@@ -127,18 +142,23 @@ def build_standin(base_digest, tags=STANDIN_TAGS, env=None, nvidia_smi=None):
 
         build_standin(build_base(debian_mirror()), tags=("funasr-runtime-sdk-online-cpu-0.1.14",))
     """
-    script = (HERE / "standin" / "funasr_standin.py").read_bytes()
+    package = standin_package()
     env_lines = "".join(f"ENV {key}={value}\n" for key, value in sorted((env or {}).items()))
     first = f"{STANDIN_REPOSITORY}:{tags[0]}"
     files = {"nvidia-smi": nvidia_smi.encode()} if nvidia_smi else {}
     copy_lines = ("COPY nvidia-smi /usr/bin/nvidia-smi\nRUN chmod 755 /usr/bin/nvidia-smi\n"
                   if nvidia_smi else "")
     build(first, "standin.Dockerfile", {"BASE": BASE_IMAGE}, base_digest,
-          context=lambda: {"funasr_standin.py": script, **files, **self_signed_pair()},
+          context=lambda: {**package, **files, **self_signed_pair()},
           extra_lines=env_lines + copy_lines
-          + f"LABEL io.funasr-fleet.lab.script={inputs_digest(script, *files.values())}\n")
+          + f"LABEL io.funasr-fleet.lab.script={inputs_digest(*_flat(package), *files.values())}\n")
     for tag in tags[1:]:
         docker("tag", first, f"{STANDIN_REPOSITORY}:{tag}")
+
+
+def _flat(files):
+    """``{name: bytes}`` as name, content, name, content, ... in name order."""
+    return [part for name in sorted(files) for part in (name, files[name])]
 
 
 def build_all():

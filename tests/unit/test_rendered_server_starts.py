@@ -7,20 +7,14 @@ server's export copy writable. A regression test: a command line that leaves a r
 ModelScope id into the read-only models mount, find no TLG.fst and exit 255.
 """
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
+from funasr_fleet.lab.standin import download_tool
+from funasr_fleet.lab.standin.startup import startup
 from funasr_fleet.lab.standin_models import standin_repo
 from funasr_fleet.render import CONTAINER_EXPORT_DIR, gpu_export, server_command
 from funasr_fleet.settings import load_settings
 from helpers import make_inventory
-
-STANDIN = Path(__file__).resolve().parents[2] / "funasr_fleet" / "lab" / "standin" / "funasr_standin.py"
-_spec = importlib.util.spec_from_file_location("funasr_standin_rendered", STANDIN)
-standin = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(standin)
 
 GPU_ENV = {"FUNASR_STANDIN_GPU_BUILD": "1", "NVIDIA_VISIBLE_DEVICES": "all",
            "FUNASR_STANDIN_EXPORT_SECONDS": "0"}
@@ -50,7 +44,7 @@ def container(tmp_path, settings, monkeypatch):
     (root / "resources" / "hotwords.txt").write_text("阿里巴巴 20\n", encoding="utf-8")
     models = str(root / "models")
     # compose mounts the models read-only (render.compose_context); the export copy rw.
-    monkeypatch.setattr(standin, "_writable",
+    monkeypatch.setattr(download_tool, "_writable",
                         lambda path: not (str(path) == models or str(path).startswith(models + "/")))
     return [str(part).replace("/workspace/", f"{root}/") for part in server_command(settings)]
 
@@ -73,7 +67,7 @@ def settings_for(**data):
 def test_the_rendered_command_starts_on_the_replica(tmp_path, monkeypatch, data, kind, env, hotwords):
     settings = settings_for(**data)
     argv = container(tmp_path, settings, monkeypatch)
-    started = standin.startup(kind, argv, env)
+    started = startup(kind, argv, env)
     assert started.exit_code is None, "\n".join(str(line) for line in started.lines[-8:])
     assert started.hotword_path == hotwords
     assert "Download model:" not in started.text  # every model is local: nothing is fetched
@@ -82,7 +76,7 @@ def test_the_rendered_command_starts_on_the_replica(tmp_path, monkeypatch, data,
         assert (tmp_path / "workspace" / "models-export" / export.weights).is_file()
         assert not (tmp_path / "workspace" / "models" / settings.funasr_models["asr"].dirname
                     / export.weights).exists()
-        again = standin.startup(kind, argv, env)  # a later start reuses the export
+        again = startup(kind, argv, env)  # a later start reuses the export
         assert again.exit_code is None and "begin to export" not in again.text
 
 
@@ -98,6 +92,6 @@ def test_a_role_left_off_the_command_line_is_downloaded_and_the_server_exits(
     argv = container(tmp_path, settings_for(), monkeypatch)
     index = argv.index(left_out)
     del argv[index:index + 2]
-    started = standin.startup("2pass", argv, {})
+    started = startup("2pass", argv, {})
     assert started.exit_code == 255
     assert message in started.text

@@ -4,11 +4,11 @@ The lab's FunASR stand-in as a REPLICA of the real C++ servers' decisions.
 Table-driven: each row is (kind, command line, model files present, environment) ->
 the server starts (with which roles, hotword path, ssl) or exits (status and the exact
 message of the C++). Every row cites the FunASR source line it replays (file names as in
-the stand-in's docstring; HEAD 3c58cb56, the 2pass WebSocket code at 1819303f5).
+the docstring of the stand-in package, funasr_fleet/lab/standin/__init__.py; HEAD 3c58cb56,
+the 2pass WebSocket code at 1819303f5).
 Then the protocol, against the stand-in run as a subprocess on 127.0.0.1.
 """
 
-import importlib.util
 import json
 import os
 import signal
@@ -20,12 +20,15 @@ from pathlib import Path
 
 import pytest
 
+from funasr_fleet.lab.standin import download_tool
+from funasr_fleet.lab.standin.options import parse_options
+from funasr_fleet.lab.standin.process import server_kind
+from funasr_fleet.lab.standin.record import Startup
+from funasr_fleet.lab.standin.startup import extract_hws, startup
 from helpers import STANDIN_MODEL_FILES, free_port
 
+# The launcher the image installs at the real binaries' paths (it runs the package).
 STANDIN = Path(__file__).resolve().parents[2] / "funasr_fleet" / "lab" / "standin" / "funasr_standin.py"
-_spec = importlib.util.spec_from_file_location("funasr_standin", STANDIN)
-standin = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(standin)
 
 # The real file names per role (com-define.h), what a complete local model set holds.
 FILES = STANDIN_MODEL_FILES
@@ -267,7 +270,7 @@ def test_startup_replays_the_cpp_decisions(tmp_path, row):
     name, kind, drop, extra, remove, add, env, status, line, loaded, hotword_path = row
     root = make_models(tmp_path, remove, add)
     use = {"asr": "torch"} if name.startswith(("gpu-", "cpu-build")) else None
-    st = standin.startup(kind, command(kind, root, drop, extra, use), env)
+    st = startup(kind, command(kind, root, drop, extra, use), env)
     expected = line.format(root=root, dl=root / "dl")
     messages = [message for _, _, message in st.lines]
     assert expected in messages, f"{expected!r} not in:\n{st.text}"
@@ -281,7 +284,7 @@ def test_startup_replays_the_cpp_decisions(tmp_path, row):
 def test_every_start_runs_the_download_tool_local_or_not(tmp_path):
     # funasr-wss-server-2pass.cpp:217-236: system() for a local path too (--export-dir ./)
     root = make_models(tmp_path)
-    st = standin.startup("2pass", command("2pass", root), ENV)
+    st = startup("2pass", command("2pass", root), ENV)
     assert [run["role"] for run in st.tool_runs] == ["vad", "asr", "online_asr", "lm", "punc", "itn"]
     assert {run["export_dir"] for run in st.tool_runs} == {"./"}
     assert [run["export"] for run in st.tool_runs] == [True, True, True, False, True, False]
@@ -291,10 +294,10 @@ def test_every_start_runs_the_download_tool_local_or_not(tmp_path):
 def test_gpu_export_writes_once_into_a_writable_dir(tmp_path):
     root = make_models(tmp_path)
     argv = command("offline", root, extra=("--gpu",), use={"asr": "torch"})
-    first = standin.startup("offline", argv, GPU)
+    first = startup("offline", argv, GPU)
     assert first.exit_code is None and first.exports == [str(root / "torch" / "model_blade.torchscript")]
     assert (root / "torch" / "model_blade.torchscript").is_file()
-    second = standin.startup("offline", argv, GPU)  # runtime_sdk_download_tool.py:47: file exists
+    second = startup("offline", argv, GPU)  # runtime_sdk_download_tool.py:47: file exists
     assert second.exit_code is None and second.exports == []
     assert "CUDA is available, running on GPU" in second.text
 
@@ -303,9 +306,10 @@ def test_gpu_export_into_a_read_only_dir_fails(tmp_path, monkeypatch):
     root = make_models(tmp_path)
     (root / "torch").chmod(0o555)
     if os.geteuid() == 0:  # root ignores the mode bits; a read-only mount would refuse
-        monkeypatch.setattr(standin, "_writable", lambda path: not str(path).startswith(str(root / "torch")))
+        monkeypatch.setattr(download_tool, "_writable",
+                            lambda path: not str(path).startswith(str(root / "torch")))
     try:
-        st = standin.startup("offline", command("offline", root, extra=("--gpu",), use={"asr": "torch"}), GPU)
+        st = startup("offline", command("offline", root, extra=("--gpu",), use={"asr": "torch"}), GPU)
     finally:
         (root / "torch").chmod(0o755)
     assert st.exit_code == 255
@@ -316,40 +320,40 @@ def test_gpu_export_into_a_read_only_dir_fails(tmp_path, monkeypatch):
 def test_ssl_with_an_existing_cert_file(tmp_path):
     root = make_models(tmp_path)
     (root / "server.crt").write_text("x")
-    st = standin.startup("2pass", command("2pass", root, extra=("--certfile", "{root}/server.crt")), ENV)
+    st = startup("2pass", command("2pass", root, extra=("--certfile", "{root}/server.crt")), ENV)
     assert st.ssl is True and "SSL is opened!" in st.text
 
 
 def test_option_defaults_and_int_types():
-    values, given = standin.parse_options("2pass", [])
+    values, given = parse_options("2pass", [])
     assert given == set()
     assert (values["io-thread-num"], values["decoder-thread-num"], values["model-thread-num"]) == (2, 8, 2)
     assert values["lm-dir"] == LM_ID and values["itn-dir"] == "thuduj12/fst_itn_zh"
     assert (values["vad-revision"], values["offline-model-revision"]) == ("v2.0.4", "v2.0.5")
     assert values["certfile"] == "../../../ssl_key/server.crt" and values["port"] == 10095
-    values, given = standin.parse_options("offline", ["--gpu", "--port", " 7"])
+    values, given = parse_options("offline", ["--gpu", "--port", " 7"])
     assert given == {"gpu", "port"} and values["gpu"] is True and values["port"] == 7
     assert values["model-dir"] == "/workspace/models/asr" and values["model-thread-num"] == 1
     assert values["batch-size"] == 4 and values["bladedisc"] == "true" and values["vad-revision"] == "v2.0.6"
-    values, _ = standin.parse_options("offline", ["--port", ""])  # an empty string reads nothing
+    values, _ = parse_options("offline", ["--port", ""])  # an empty string reads nothing
     assert values["port"] == 10095
 
 
 def test_hotword_file_is_parsed_as_extract_hws_does(tmp_path):
     path = tmp_path / "hw.txt"
     path.write_text("阿里巴巴 20\n  小智  同学 30.7 \nlonely\nbad x\n\n", encoding="utf-8")
-    st = standin.Startup("2pass", {})
-    assert standin.extract_hws(st, str(path)) == {"阿里巴巴": 20, "小智 同学": 30}
+    st = Startup("2pass", {})
+    assert extract_hws(st, str(path)) == {"阿里巴巴": 20, "小智 同学": 30}
     assert [m for _, _, m in st.lines] == ["hotwords: ", "阿里巴巴 : 20", "小智 同学 : 30.7", "stof"]
-    st = standin.Startup("2pass", {})
-    assert standin.extract_hws(st, str(tmp_path / "none.txt")) == {}
+    st = Startup("2pass", {})
+    assert extract_hws(st, str(tmp_path / "none.txt")) == {}
     assert st.lines[0][2].startswith("Unable to open hotwords file: ")
 
 
 def test_kind_from_argv0_or_env():
-    assert standin.server_kind("/x/funasr-wss-server-2pass", {}) == "2pass"
-    assert standin.server_kind("/x/funasr-wss-server", {}) == "offline"
-    assert standin.server_kind("/x/funasr-wss-server", {"FUNASR_STANDIN_KIND": "2pass"}) == "2pass"
+    assert server_kind("/x/funasr-wss-server-2pass", {}) == "2pass"
+    assert server_kind("/x/funasr-wss-server", {}) == "offline"
+    assert server_kind("/x/funasr-wss-server", {"FUNASR_STANDIN_KIND": "2pass"}) == "2pass"
 
 
 def test_no_network_is_ever_touched(tmp_path, monkeypatch):
@@ -359,7 +363,7 @@ def test_no_network_is_ever_touched(tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     root = make_models(tmp_path)
-    st = standin.startup("2pass", command("2pass", root, drop=("vad", "asr", "lm")), ENV)
+    st = startup("2pass", command("2pass", root, drop=("vad", "asr", "lm")), ENV)
     assert st.exit_code == 255 and "TypeError: exceptions must derive from BaseException" in st.text
 
 
@@ -501,3 +505,56 @@ def test_default_signal_disposition_outside_pid_1(run, signum):
 def test_fault_switch_accepts_and_never_answers(run):
     _, url = run(env={"FUNASR_STANDIN_FAIL": "1"})
     assert session(url, speech(), HEADER) == []
+
+
+# --------------------------------------------------------------------------- the image
+
+def test_the_package_imports_only_the_standard_library_and_websockets():
+    # the image's Python is Debian's python3 with python3-websockets, nothing else
+    import ast
+
+    for path in STANDIN.parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            for name in names:
+                if (path.name, name) == ("funasr_standin.py", "standin.process"):
+                    continue  # the launcher imports the package from its parent directory
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top == "websockets", f"{path.name}: {name}"
+
+
+def test_the_image_context_holds_the_package_and_the_dockerfile_layout_runs_it(tmp_path):
+    """images.build_standin's build context holds every module of the package; the layout
+    the Dockerfile makes of it (the package copied, its launcher linked at the real
+    binaries' paths), made here under tmp_path without Docker, starts the server the
+    link's name says."""
+    import re
+
+    from funasr_fleet.lab import images
+
+    context = images.standin_package()
+    assert context == {f"standin/{path.name}": path.read_bytes() for path in STANDIN.parent.glob("*.py")}
+    assert {"standin/__init__.py", "standin/funasr_standin.py", "standin/process.py"} < set(context)
+    dockerfile = (Path(images.__file__).parent / "images" / "standin.Dockerfile").read_text()
+    copied = re.search(r"^COPY standin (\S+)$", dockerfile, re.M).group(1)
+    # COPY standin <dir>: the context's standin/<module>.py lands at <dir>/<module>.py
+    images.write_context(tmp_path / copied.lstrip("/"),
+                         {name.removeprefix("standin/"): content for name, content in context.items()})
+    links = dict((link, target) for target, link in re.findall(r"ln -s (\S+) \\\n\s+(\S+)", dockerfile))
+    binaries = "/workspace/FunASR/runtime/websocket/build/bin"
+    assert links == {f"{binaries}/{name}": f"{copied}/funasr_standin.py"
+                     for name in ("funasr-wss-server-2pass", "funasr-wss-server")}
+    for link, target in links.items():
+        (tmp_path / link.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / link.lstrip("/")).symlink_to(tmp_path / target.lstrip("/"))
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("FUNASR_STANDIN_KIND", "PYTHONPATH")}
+    for name, only_option in (("funasr-wss-server-2pass", "[--online-model-dir <string>]"),
+                              ("funasr-wss-server", "[--gpu]")):
+        # WORKDIR is the binaries' directory; the image runs e.g. ./funasr-wss-server
+        shown = subprocess.run([sys.executable, f"./{name}", "--help"], capture_output=True, text=True,
+                               cwd=tmp_path / binaries.lstrip("/"), env=env, timeout=30)
+        assert shown.returncode == 0, shown.stderr
+        assert f"   ./{name}  [--download-model-dir <string>]" in shown.stderr
+        assert only_option in shown.stderr

@@ -6,10 +6,17 @@ ARG BASE
 FROM ${BASE}
 LABEL org.opencontainers.image.title="funasr-fleet FunASR stand-in (not FunASR)" \
       org.opencontainers.image.description="Speaks the FunASR runtime protocol; recognises nothing"
-COPY funasr_standin.py /workspace/FunASR/runtime/websocket/build/bin/funasr-wss-server-2pass
-COPY funasr_standin.py /workspace/FunASR/runtime/websocket/build/bin/funasr-wss-server
+# The stand-in is a Python package (funasr_fleet/lab/standin); its launcher is linked at the
+# real binaries' paths, so argv[0] is the real name (it picks the server) and the launcher
+# finds the package next to the link's target.
+COPY standin /opt/funasr-fleet-standin/standin
 COPY server.crt server.key /workspace/FunASR/runtime/ssl_key/
-RUN chmod 755 /workspace/FunASR/runtime/websocket/build/bin/funasr-wss-server* \
+RUN chmod 755 /opt/funasr-fleet-standin/standin/funasr_standin.py \
+    && mkdir -p /workspace/FunASR/runtime/websocket/build/bin \
+    && ln -s /opt/funasr-fleet-standin/standin/funasr_standin.py \
+             /workspace/FunASR/runtime/websocket/build/bin/funasr-wss-server-2pass \
+    && ln -s /opt/funasr-fleet-standin/standin/funasr_standin.py \
+             /workspace/FunASR/runtime/websocket/build/bin/funasr-wss-server \
     && mkdir -p /workspace/models /workspace/resources
 WORKDIR /workspace/FunASR/runtime/websocket/build/bin
 CMD ["/bin/bash"]
