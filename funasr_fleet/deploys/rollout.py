@@ -3,9 +3,12 @@ The rollout: each host's release applied in its wave and gated, a load balancer 
 each wave's servers first (`funasr_release`); the same waves back to each host's previous
 release (`funasr_rollback`); the load balancer itself (`load_balancer`).
 
-pyinfra identifies an operation by where it is called: every host carries every wave's
-operations, from the one loop in `funasr_release` (or `funasr_rollback`), so each
-wave's gate runs before the next wave changes any host.
+pyinfra identifies an operation by where it is called, and orders operations by each
+host's sequence of them: every host carries each wave's gate (and, with a load balancer,
+its drain and take-back), from the one loop in `funasr_release` (or `funasr_rollback`),
+so each wave's gate runs before the next wave changes any host; the operations that
+change a host are carried by that host in its own wave only, so a host's operations do
+not grow with the number of waves.
 """
 
 from pyinfra import host
@@ -81,9 +84,11 @@ def waves(settings, plan, balancer=None, pending=None):
       changes on a host whose servers restart in this wave
       (`operations.docker.restart_pending`)
 
-    Every host carries every wave's operations so that pyinfra runs each wave's gate
-    before the next wave's changes. ``in_wave()`` is true in the host's own wave;
-    ``go()`` also needs that no host has failed so far (changes stop at a failure).
+    Every host carries every wave's gate (and the balancer's operations) so that pyinfra
+    runs each wave's gate before the next wave's changes; ``in_wave()`` is true in the
+    host's own wave, known while deploy.py is prepared, so the operations that change a
+    host are called in that wave only. ``go()`` also needs that no host has failed so far
+    (changes stop at a failure).
     Both are for ``_if=``, evaluated when the operation executes (hosts unreachable at
     the start do not count as failed: they simply do not change). With a balancer, each
     wave's servers that are about to restart are drained before the loop body's
@@ -160,11 +165,11 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
     + firewall: the host's `FirewallRelease` (`firewall.service_firewall`), or None
     + gpus: the host's GPUs (`service.gpus_ready`), for the in-container GPU check
 
-    Every host carries every wave's operations, so each wave's gate runs before the
-    next wave's changes on any host; a host changes only in its own wave, and only while
-    no host has failed (a failed engine change, firewall or gate stops the rollout; a
-    failed gate rolls its host back). A load balancer host carries only the drain and
-    take-back operations.
+    Every host carries every wave's gate, so each wave's gate runs before the next
+    wave's changes on any host; a host carries its changes in its own wave only, and
+    they run only while no host has failed (a failed engine change, firewall or gate
+    stops the rollout; a failed gate rolls its host back). A load balancer host carries
+    only the drain and take-back operations.
     """
     files, config_sha256 = (((), None) if settings.is_balancer
                             else release_files(settings, cached_models, certificate))
@@ -182,18 +187,26 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
     for label, in_wave, go in waves(settings, plan, balancer, pending):
         if settings.is_balancer:
             continue
-        engine_changed = engine_changes(settings, engine, label, go) if engine else (lambda: False)
-        gpus_checked(settings, gpus, label, go, lambda: engine_changed() or staged.image_changed())
-        firewall_changes(settings, firewall, label, go)
-        managed_paths(name=f"{label}: FunASR configuration files (previous kept)",
-                      files=files, backup_dir=f"{base}/previous", _if=go)
-        compose_up(name=f"{label}: FunASR server running this configuration",
-                   project_dir=base, project=settings.funasr_project,
-                   config_sha256=config_sha256, image=settings.image,
-                   services=[instance.service for instance in settings.instances], _if=go)
+        if in_wave():
+            wave_changes(settings, label, go, files, config_sha256, staged, engine, firewall, gpus)
         release_healthy(name=f"{label}: health gate (real utterance)",
                         gate=gate, release=release, directory=base,
                         project=settings.funasr_project, _if=in_wave)
+
+
+def wave_changes(settings, label, go, files, config_sha256, staged, engine, firewall, gpus):
+    """The operations that change a host in its wave, before its gate: the engine and
+    firewall changes, the configuration files, the containers (see `funasr_release`)."""
+    base = settings.funasr_dir
+    engine_changed = engine_changes(settings, engine, label, go) if engine else (lambda: False)
+    gpus_checked(settings, gpus, label, go, lambda: engine_changed() or staged.image_changed())
+    firewall_changes(settings, firewall, label, go)
+    managed_paths(name=f"{label}: FunASR configuration files (previous kept)",
+                  files=files, backup_dir=f"{base}/previous", _if=go)
+    compose_up(name=f"{label}: FunASR server running this configuration",
+               project_dir=base, project=settings.funasr_project,
+               config_sha256=config_sha256, image=settings.image,
+               services=[instance.service for instance in settings.instances], _if=go)
 
 
 @deploy("FunASR rollback")

@@ -62,36 +62,33 @@ def test_bad_rollout_values(key, value):
         check_inventory(make_inventory([("a", {key: value})]))
 
 
-def test_each_wave_gate_runs_before_the_next_wave_changes_any_host():
-    """pyinfra's global op order, as the deploy builds it: every host carries every wave's
-    operations (so the chain orders them), and only a host's own wave changes it."""
-    from pyinfra.api import Config, State
-    from pyinfra.context import ctx_host, ctx_state
-
+def test_each_wave_gate_runs_before_the_next_wave_changes_any_host(monkeypatch):
+    """pyinfra's global op order, as the deploy builds it (operations identified by where
+    they are called, as under pyinfra's CLI): every host carries every wave's gate (so
+    each host's chain orders the waves), and the operations that change a host only in
+    its own wave (so a host's operations do not grow with the waves)."""
     from funasr_fleet.deploys.rollout import funasr_release
-    from funasr_fleet.settings import load_settings
 
     inventory = make_inventory([(name, {}) for name in ("a", "b", "c", "d")],
                                override={"funasr_tls": "off"})  # no certificate needed for the order
-    state = State(check_for_changes=False)
-    state.init(inventory, Config())
-    with ctx_state.use(state):
-        for host in inventory:
-            with ctx_host.use(host):
-                settings = load_settings(host)
-                funasr_release(settings, [], inventory_plan(inventory, settings))
-    order = [(state.get_op_meta(op_hash).names.pop(), op_hash) for op_hash in state.get_op_order()]
-    names = [name.split(" | ", 1)[1] for name, _ in order]
+    order, state = release_order(inventory, lambda settings, plan, balancer: funasr_release(
+        settings, [], plan, balancer), monkeypatch)
+    names = [name for name, _ in order]
     assert names == [f"Wave {w}/3: {step}" for w in (1, 2, 3) for step in (
         "FunASR configuration files (previous kept)", "FunASR server running this configuration",
         "health gate (real utterance)")]
     waves = {"a": 1, "b": 2, "c": 2, "d": 3}  # canary 1, then 50% of 4
     for (name, op_hash) in order:
         wave = int(name.split("Wave ")[1][0])
+        on = {host.name for host in inventory if op_hash in state.ops[host]}
+        assert on == ({"a", "b", "c", "d"} if "health gate" in name
+                      else {host for host, its in waves.items() if its == wave}), name
         for host in inventory:
-            assert op_hash in state.ops[host]  # on every host
-            applies = state.ops[host][op_hash].global_arguments["_if"]()
-            assert applies == (waves[host.name] == wave), (name, host.name)
+            if host.name in on:
+                applies = state.ops[host][op_hash].global_arguments["_if"]()
+                assert applies == (waves[host.name] == wave), (name, host.name)
+    # Each host carries 3 gates and its own wave's 2 changes: not 3 waves x 3 operations.
+    assert {len(state.ops[host]) for host in inventory} == {5}
 
 
 def release_order(inventory, release, monkeypatch):
@@ -136,9 +133,12 @@ def test_with_a_load_balancer_each_wave_is_drained_before_it_changes_and_taken_b
     for name, op_hash in order:
         on = {host.name for host in inventory if op_hash in state.ops[host]}
         # the balancer's operations and the restart check are on every host (so every
-        # host's chain orders them); the server's own operations are not on the balancer
+        # host's chain orders them), the gate on every server; a server's changes only
+        # on the servers of that wave
+        wave = int(name.split("Wave ")[1][0])
         assert on == ({"a", "b", "c", "lb1"} if "restart" in name or "load balancer" in name
-                      else {"a", "b", "c"}), name
+                      else {"a", "b", "c"} if "health gate" in name
+                      else {["a", "b", "c"][wave - 1]}), name  # waves: a, b, c
 
 
 def test_the_balancer_is_not_in_any_wave():
