@@ -18,6 +18,14 @@ each when pyinfra is upgraded. Why each is needed:
   batch is kept per real ``Host``: ``ctx_host.get()``); the run stage is
   ``State.current_stage`` (prepare and execute read separately); whether an operation
   ran commands on a host is its ``OperationMeta.executed`` in ``State.ops``.
+- `size_parallel_to_fleet`: pyinfra runs an operation on ``--parallel`` hosts at a time
+  and, unless told, sizes that to 20 per CPU core (40 on a 2-core control node): a
+  1,000-host no-op would wait for 25 batches of its fact read and of each gate. When the
+  operator did not choose (``--parallel`` or config.py), the run is sized to the fleet
+  (up to what the open-files limit allows, 3 per host as pyinfra reckons, the soft
+  limit raised to the hard one first): ``Config.PARALLEL`` (each host's deploy runs
+  with a copy, read by each operation's ``_parallel``) and the greenlet pools
+  ``State.pool``/``State.fact_pool`` (sized from it at ``State.init``).
 - `ssh_exec`: `operations.docker.image_loaded` streams an image tarball of gigabytes
   into ``docker load``. pyinfra's ``run_shell_command`` sends stdin as text lines (a
   newline added to each: binary data would be altered) and ``put_file`` writes the file
@@ -40,15 +48,18 @@ each when pyinfra is upgraded. Why each is needed:
 """
 
 import os
+import resource
 import sys
 import warnings
+from multiprocessing import cpu_count
 
+from gevent.pool import Pool
 from pyinfra.api import State
 from pyinfra.api.arguments import all_global_arguments
 from pyinfra.api.connectors import get_all_connectors
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.util import make_unix_command_for_host, run_local_process
-from pyinfra.api.state import StateStage
+from pyinfra.api.state import MAX_PARALLEL, StateStage
 from pyinfra.context import ctx_host, ctx_state
 
 from .errors import SettingsError
@@ -96,6 +107,35 @@ def host_changed(state, host):
     """Whether an operation has run commands on ``host`` so far in this run (whether
     they succeeded or not)."""
     return any(data.operation_meta.executed for data in state.ops.get(host, {}).values())
+
+
+def open_files_parallel():
+    """Hosts at once the open-files limit allows (3 files per host, 10 spare), with the
+    soft limit raised to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return max(1, (soft - 10) // 3)
+
+
+def size_parallel_to_fleet(state, config):
+    """Run each operation on every host of the run at once (as the open-files limit
+    allows) unless the operator chose ``--parallel`` (or ``PARALLEL`` in config.py);
+    ``config`` is the current host's config (pyinfra gives each host's deploy a copy).
+    Returns the number of hosts at once."""
+    hosts = len(state.inventory)
+    if "--parallel" in sys.argv or state.config.PARALLEL != min(cpu_count() * 20, hosts, MAX_PARALLEL):
+        return config.PARALLEL
+    size = min(hosts, open_files_parallel())
+    if state.pool.size < size:
+        state.pool, state.fact_pool = Pool(size), Pool(size)
+    config.PARALLEL = size
+    return size
 
 
 def ssh_exec(state, host, command):

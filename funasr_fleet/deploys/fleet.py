@@ -11,7 +11,7 @@ code would) and calls the named deploys of this package.
 
 import sys
 
-from pyinfra import host, inventory, state
+from pyinfra import config, host, inventory, state
 from pyinfra.facts.server import LinuxDistribution
 
 from ..balancer import check_limit, fleet_balancer
@@ -19,7 +19,7 @@ from ..facts.batch import want
 from ..facts.nvidia import NvidiaGpus
 from ..hub import fetch_models
 from ..images import prepare_tarball
-from ..pyinfra_internals import dry_run
+from ..pyinfra_internals import dry_run, size_parallel_to_fleet
 from ..settings import check_inventory, load_settings
 from ..waves import inventory_plan
 from .docker import install_docker
@@ -68,6 +68,9 @@ def converge():
     wave by wave (engine and firewall changes, configuration, containers, health gate,
     rollback), with the load balancer draining each wave."""
     settings = validated_settings()
+    # Every host of the run at once (pyinfra's default is 20 per CPU core): a no-op then
+    # waits for one round of fact reads and one of each gate's probes, whatever the fleet.
+    size_parallel_to_fleet(state, config)
     prepare_reads(settings)
     dry = dry_run()
     # Waves over the hosts this run targets (--limit/--exclude), canary first.
@@ -103,5 +106,6 @@ def rollback():
     """Roll the current host back to its previous release, in the deploy's waves and
     gates, each server drained first where a load balancer is in front."""
     settings = validated_settings()
+    size_parallel_to_fleet(state, config)
     funasr_rollback(settings, inventory_plan(inventory, settings, state.limit_hosts),
                     fleet_balancer(inventory, settings))
