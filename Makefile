@@ -37,7 +37,8 @@ test: venv
 unit: venv
 	$(PYTHON) -m pytest tests/unit -q
 
-# group_data/all.py and the README's knob table, from funasr_fleet/settings/knobs.py.
+# group_data/all.py and the knob tables of README.md and README.zh-CN.md, from
+# funasr_fleet/settings/knobs.py.
 knobs: venv
 	$(PYTHON) -m funasr_fleet.settings.docs
 

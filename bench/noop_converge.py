@@ -4,7 +4,7 @@ Benchmark: the no-op second converge of the lab (probes included).
 Measures the wall time of `pyinfra -y inventory/lab.py deploy.py` on a converged lab
 (median of --runs runs) and counts the remote commands each host runs in one no-op
 converge (pyinfra -vv prints every command and fact command it sends as `>>>`).
-Prints a Markdown table for the README.
+Prints a Markdown table for docs/performance.md.
 
     python -m funasr_fleet.lab up --hosts 3 && pyinfra -y inventory/lab.py deploy.py
     python bench/noop_converge.py --runs 5

@@ -104,7 +104,7 @@ funasr_port = 10095
 # that would block this control node's probe is refused before any host changes). nftables table
 # inet funasr_fleet, loaded at boot by funasr-fleet-firewall.service; Docker's own rules
 # are left alone. [] = no firewall managed (and no remote command for it); going back to
-# [] leaves an existing table in place (README: Hardening says how to remove it).
+# [] leaves an existing table in place (docs/how-it-works.md: Hardening says how to remove it).
 funasr_allow_from = []
 # Server thread counts (--io-thread-num, --decoder-thread-num, --model-thread-num).
 funasr_io_threads = 2

@@ -1,10 +1,12 @@
 """
 Writes what is generated from the knob declarations (settings/knobs.py):
-group_data/all.py (every knob, its comment and default) and the README's knob table
-(between the ``<!-- knobs:begin -->`` and ``<!-- knobs:end -->`` markers).
+group_data/all.py (every knob, its comment and default) and the knob tables of README.md
+(English) and README.zh-CN.md (Simplified Chinese), each between the
+``<!-- knobs:begin -->`` and ``<!-- knobs:end -->`` markers. Both tables have the same rows,
+knob names and defaults; only the header and the meaning column are in each language.
 
-    python -m funasr_fleet.settings.docs            # write both
-    python -m funasr_fleet.settings.docs --check    # exit 1 if either differs (what the unit test checks)
+    python -m funasr_fleet.settings.docs            # write all three
+    python -m funasr_fleet.settings.docs --check    # exit 1 if any differs (what the unit test checks)
 """
 
 import argparse
@@ -102,30 +104,44 @@ def _shown(knob):
     return knob.shown or f"`{literal(knob.default)}`"
 
 
-def render_readme_table():
-    """The README's knob table (header and one row per knob or group of knobs)."""
-    lines = ["| knob | default | meaning |", "|---|---|---|"]
+# The knob table of each README: its file, header row and the declaration field that
+# holds the meaning column.
+READMES = {
+    "en": ("README.md", ("knob", "default", "meaning"), "meaning"),
+    "zh": ("README.zh-CN.md", ("配置项", "默认值", "含义"), "meaning_zh"),
+}
+
+
+def render_readme_table(language="en"):
+    """A README's knob table (header and one row per knob or group of knobs): ``"en"`` for
+    README.md, ``"zh"`` for README.zh-CN.md."""
+    _, header, field = READMES[language]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|---|"]
     for row in _rows():
         names = ", ".join(f"`{knob.name}`" for knob in row)
-        lines.append(f"| {names} | {', '.join(_shown(knob) for knob in row)} | {row[0].meaning} |")
+        lines.append(f"| {names} | {', '.join(_shown(knob) for knob in row)} | {getattr(row[0], field)} |")
     return "\n".join(lines) + "\n"
 
 
-def with_readme_table(readme):
-    """``readme`` with the text between the markers replaced by the generated table."""
+def with_readme_table(readme, language="en"):
+    """``readme`` (the text of the ``language`` README) with the text between the markers
+    replaced by the generated table."""
     if readme.count(BEGIN) != 1 or readme.count(END) != 1 or readme.index(BEGIN) > readme.index(END):
-        raise ValueError(f"README.md must hold {BEGIN} and then {END} once each")
+        raise ValueError(f"{READMES[language][0]} must hold {BEGIN} and then {END} once each")
     head, rest = readme.split(BEGIN)
     tail = rest.split(END)[1]
-    return f"{head}{BEGIN}\n{render_readme_table()}{END}{tail}"
+    return f"{head}{BEGIN}\n{render_readme_table(language)}{END}{tail}"
 
 
 def generated(root=REPO):
     """``{path: (text now, text generated)}`` for every generated file under ``root``."""
-    all_py, readme = Path(root, "group_data", "all.py"), Path(root, "README.md")
-    readme_now = readme.read_text(encoding="utf-8")
-    return {all_py: (all_py.read_text(encoding="utf-8") if all_py.exists() else "", render_all_py()),
-            readme: (readme_now, with_readme_table(readme_now))}
+    all_py = Path(root, "group_data", "all.py")
+    files = {all_py: (all_py.read_text(encoding="utf-8") if all_py.exists() else "", render_all_py())}
+    for language, (name, _, _) in READMES.items():
+        readme = Path(root, name)
+        now = readme.read_text(encoding="utf-8") if readme.exists() else ""
+        files[readme] = (now, with_readme_table(now, language))
+    return files
 
 
 def main(argv=None):
@@ -134,16 +150,20 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file differs")
     parser.add_argument("--root", default=REPO, help="the repository (default: this checkout)")
     args = parser.parse_args(argv)
-    stale = [path for path, (now, new) in generated(args.root).items() if now != new]
+    try:
+        files = generated(args.root)
+    except ValueError as error:  # a README without its markers: nothing to write into
+        print(error, file=sys.stderr)
+        return 1
+    stale = [path for path, (now, new) in files.items() if now != new]
     if args.check:
         for path in stale:
             print(f"{path} differs from the knob declarations; run python -m funasr_fleet.settings.docs",
                   file=sys.stderr)
         return 1 if stale else 0
-    for path, (now, new) in generated(args.root).items():
-        if now != new:
-            path.write_text(new, encoding="utf-8")
-            print(f"wrote {path}")
+    for path in stale:
+        path.write_text(files[path][1], encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """
 Switches that turn one claimed behaviour off in the lab's pyinfra runs, so that the lab
-test of each fault-table row (README: Faults) can be shown to fail without it.
+test of each fault-table row (docs/faults.md) can be shown to fail without it.
 
     FUNASR_LAB_BREAK=drain pytest -m lab tests/lab/test_zero_downtime.py   # must fail
 

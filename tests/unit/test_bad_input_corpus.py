@@ -137,10 +137,15 @@ def test_the_corpus_covers_at_least_30_cases_and_every_kind_of_input():
             "funasr_prot", "funasr_allow_from", "funasr_tls_sans", "funasr_registry_password_file"} <= keys
 
 
-def test_the_readme_states_the_corpus_size():
+@pytest.mark.parametrize("name, sentence", [
+    ("README.md", r"bad input \((\d+) unit cases"),
+    ("README.zh-CN.md", r"错误输入（(\d+) 个单元用例"),
+    ("docs/faults.md", r"bad input \((\d+) unit cases"),
+])
+def test_the_readmes_and_the_fault_table_state_the_corpus_size(name, sentence):
     import re
 
     from helpers import REPO
 
-    stated = re.search(r"bad input \((\d+) unit cases", (REPO / "README.md").read_text(encoding="utf-8"))
-    assert stated and int(stated.group(1)) == len(CORPUS)
+    stated = re.search(sentence, (REPO / name).read_text(encoding="utf-8"))
+    assert stated and int(stated.group(1)) == len(CORPUS), name

@@ -231,8 +231,9 @@ def test_registry_password_comes_from_the_named_environment_variable(monkeypatch
     assert "s3cret" not in repr(settings_module.data_layers(inventory.get_host("h1")))
 
 
-def test_every_knob_is_documented_in_the_readme():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+@pytest.mark.parametrize("name", ["README.md", "README.zh-CN.md"])
+def test_every_knob_is_documented_in_the_readme(name):
+    readme = (Path(__file__).resolve().parents[2] / name).read_text(encoding="utf-8")
     assert [key for key in KNOBS if f"`{key}`" not in readme] == []
 
 
