@@ -26,6 +26,17 @@ each when pyinfra is upgraded. Why each is needed:
   limit raised to the hard one first): ``Config.PARALLEL`` (each host's deploy runs
   with a copy, read by each operation's ``_parallel``) and the greenlet pools
   ``State.pool``/``State.fact_pool`` (sized from it at ``State.init``).
+- `use_fast_operation_order`: pyinfra identifies each operation call by the line
+  numbers of the calling frames (``pyinfra.api.util.get_operation_order_from_stack``),
+  which it reads with ``inspect.stack()``: that builds every frame's source context,
+  reading and scanning the source files, about 1 ms per frame, 90 ms per host of a
+  converge. `operation_order` computes the same list from the frames themselves (the
+  line ``inspect.getframeinfo`` gives, without the source); pyinfra's operation
+  module calls it instead (``pyinfra.api.operation.get_operation_order_from_stack``).
+  tests/unit/test_pyinfra_internals.py checks both give the same lists. Likewise each
+  operation call lists pyinfra's global arguments (``all_global_arguments``), resolving
+  the type hints of their TypedDicts every time (1 ms); the list is fixed once pyinfra
+  is imported, so it is computed once (``pyinfra.api.arguments.all_global_arguments``).
 - `ssh_exec`: `operations.docker.image_loaded` streams an image tarball of gigabytes
   into ``docker load``. pyinfra's ``run_shell_command`` sends stdin as text lines (a
   newline added to each: binary data would be altered) and ``put_file`` writes the file
@@ -47,12 +58,15 @@ each when pyinfra is upgraded. Why each is needed:
   pyinfra publishes no loader, so pyinfra_cli's is used (``make_inventory_from_files``).
 """
 
+import functools
+import inspect
 import os
 import resource
 import sys
 import warnings
 from multiprocessing import cpu_count
 
+import pyinfra
 from gevent.pool import Pool
 from pyinfra.api import State
 from pyinfra.api.arguments import all_global_arguments
@@ -60,6 +74,7 @@ from pyinfra.api.connectors import get_all_connectors
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.util import make_unix_command_for_host, run_local_process
 from pyinfra.api.state import MAX_PARALLEL, StateStage
+from pyinfra.api.util import PYINFRA_INSTALL_DIR
 from pyinfra.context import ctx_host, ctx_state
 
 from .errors import SettingsError
@@ -91,6 +106,44 @@ def operation_meta(state, host, op_hash):
     when ``host`` does not carry that operation."""
     data = state.ops.get(host, {}).get(op_hash)
     return data.operation_meta if data else None
+
+
+def frame_line(frame):
+    """The line ``inspect.getframeinfo(frame)`` names: where the frame's current
+    instruction starts (Python 3.11+), else the frame's line number."""
+    position = getattr(inspect, "_get_code_position", None)
+    line = position(frame.f_code, frame.f_lasti)[0] if position else None
+    return frame.f_lineno if line is None else line
+
+
+def operation_order(state):
+    """What pyinfra's ``get_operation_order_from_stack(state)`` returns, read from the
+    frames' code and line without building their source context (see the module doc)."""
+    frames, frame = [], sys._getframe(1)
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    # Outermost first; last, pyinfra's own frame (None here), which it always skips.
+    frames = [*reversed(frames), None]
+    start = 0
+    if state.current_deploy_filename:
+        for start, frame in enumerate(frames):
+            if frame is not None and frame.f_code.co_filename == state.current_deploy_filename:
+                break
+    lines = [state.current_op_file_number] if pyinfra.is_cli else []
+    install_dir = PYINFRA_INSTALL_DIR
+    lines += [frame_line(frame) for frame in frames[start:]
+              if frame is not None and not frame.f_code.co_filename.startswith(install_dir)]
+    return lines
+
+
+def use_fast_operation_order():
+    """Make pyinfra's operations read their call site with `operation_order`. (The
+    module by its name: ``pyinfra.api.operation`` is also the decorator's name.)"""
+    sys.modules["pyinfra.api.operation"].get_operation_order_from_stack = operation_order
+    arguments = sys.modules["pyinfra.api.arguments"]
+    if not hasattr(arguments.all_global_arguments, "cache_info"):
+        arguments.all_global_arguments = functools.cache(arguments.all_global_arguments)
 
 
 def current_host():
@@ -170,12 +223,14 @@ def run_local(command, print_output, print_prefix):
     return run_local_process(command, print_output=print_output, print_prefix=print_prefix)
 
 
+@functools.cache
 def pyinfra_data_keys():
-    """The host data keys pyinfra itself reads: global arguments and connector data."""
+    """The host data keys pyinfra itself reads: global arguments and connector data
+    (read once: pyinfra computes its arguments' types each time, 10 ms a call)."""
     keys = {name for name, _ in all_global_arguments()}
     for connector in get_all_connectors().values():
         keys.update(getattr(connector, "data_meta", {}))
-    return keys
+    return frozenset(keys)
 
 
 def load_inventory(path):

@@ -204,6 +204,11 @@ def compose_context(settings, digests):
     }
 
 
+# PyYAML's libyaml parser where PyYAML was built with it (its wheels are): the same safe
+# loading, ten times faster; the check runs twice per host.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def render_compose(settings, digests, templates_dir=TEMPLATES_DIR):
     """Render compose.yaml and check it parses as YAML with the expected service.
 
@@ -215,7 +220,7 @@ def render_compose(settings, digests, templates_dir=TEMPLATES_DIR):
     """
     text = render_template("compose.yaml.j2", compose_context(settings, digests), templates_dir)
     try:
-        parsed = yaml.safe_load(text)
+        parsed = yaml.load(text, Loader=YAML_LOADER)
     except yaml.YAMLError as error:
         raise DeployError(
             f"template {templates_dir / 'compose.yaml.j2'} rendered invalid YAML for "

@@ -10,6 +10,8 @@ code would) and calls the named deploys of this package.
 """
 
 import sys
+import threading
+import weakref
 
 from pyinfra import config, host, inventory, state
 from pyinfra.facts.server import LinuxDistribution
@@ -19,7 +21,7 @@ from ..facts.batch import want
 from ..facts.nvidia import NvidiaGpus
 from ..hub import fetch_models
 from ..images import prepare_tarball
-from ..pyinfra_internals import dry_run, size_parallel_to_fleet
+from ..pyinfra_internals import dry_run, size_parallel_to_fleet, use_fast_operation_order
 from ..settings import check_inventory, load_settings
 from ..waves import inventory_plan
 from .docker import install_docker
@@ -50,16 +52,34 @@ def prepare_reads(settings):
         want(NvidiaGpus)
 
 
+# What the control node prepared in this pyinfra run (its State), by what it is.
+_PREPARED = weakref.WeakKeyDictionary()
+
+
+def once_per_run(key, prepare):
+    """``prepare()``, called once per pyinfra run for each ``key``: hosts are prepared
+    concurrently, and those that need the same thing wait for the first one's result
+    (a failure is not kept: the next host tries again)."""
+    entry = _PREPARED.setdefault(host.state, {}).setdefault(key, {"lock": threading.Lock()})
+    with entry["lock"]:
+        if "value" not in entry:
+            entry["value"] = prepare()
+    return entry["value"]
+
+
 def control_node_inputs(settings, dry):
     """``(delivery, cached_models)``: the image tarball (tarball delivery, else None) and
-    the model set, prepared on the control node once and checked before any host is
-    touched; with ``dry`` (pyinfra --dry) planned read-only instead."""
+    the model set, prepared on the control node once per run and checked before any
+    host is touched; with ``dry`` (pyinfra --dry) planned read-only instead."""
     if dry:
         return planned_inputs(settings)
-    delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
+    delivery = (once_per_run(("tarball", settings.image, settings.funasr_image_cache_dir),
+                             lambda: prepare_tarball(settings.image, settings.funasr_image_cache_dir))
                 if settings.funasr_image_delivery == "tarball" else None)
-    return delivery, fetch_models(settings.funasr_models_endpoint, list(settings.funasr_models.values()),
-                                  settings.funasr_models_cache_dir)
+    specs = list(settings.funasr_models.values())
+    return delivery, once_per_run(
+        ("models", settings.funasr_models_endpoint, tuple(specs), settings.funasr_models_cache_dir),
+        lambda: fetch_models(settings.funasr_models_endpoint, specs, settings.funasr_models_cache_dir))
 
 
 def converge():
@@ -67,6 +87,7 @@ def converge():
     control-node inputs, Docker where missing, staging (models, image), then the release
     wave by wave (engine and firewall changes, configuration, containers, health gate,
     rollback), with the load balancer draining each wave."""
+    use_fast_operation_order()
     settings = validated_settings()
     # Every host of the run at once (pyinfra's default is 20 per CPU core): a no-op then
     # waits for one round of fact reads and one of each gate's probes, whatever the fleet.
@@ -105,6 +126,7 @@ def converge():
 def rollback():
     """Roll the current host back to its previous release, in the deploy's waves and
     gates, each server drained first where a load balancer is in front."""
+    use_fast_operation_order()
     settings = validated_settings()
     size_parallel_to_fleet(state, config)
     funasr_rollback(settings, inventory_plan(inventory, settings, state.limit_hosts),

@@ -125,7 +125,9 @@ class HostReads:
 
     def batch(self, stage):
         """Read every declared fact not yet answered in ``stage``, in one command."""
-        missing = [key for key in self.wanted if (stage, key) not in self.answers]
+        # In a stable order: hosts that read the same facts send the same command.
+        missing = sorted((key for key in self.wanted if (stage, key) not in self.answers),
+                         key=lambda key: (key[0].__module__, key[0].__name__, repr(key[1])))
         reads = Reads(self.wanted[key] for key in missing)
         results = host.get_fact(FactBatch, reads=reads)
         for index, key in enumerate(missing):

@@ -1,0 +1,39 @@
+"""What funasr-fleet reads from pyinfra's internals matches what pyinfra computes."""
+
+from types import SimpleNamespace
+
+import pyinfra
+import pytest
+from pyinfra.api.util import get_operation_order_from_stack
+
+from funasr_fleet.pyinfra_internals import operation_order
+
+
+def nested(depth, state):
+    """Both functions, called from the same line ``depth`` frames down."""
+    if depth:
+        return nested(depth - 1,
+                      state)  # a call over two lines: pyinfra names where the call starts
+    return get_operation_order_from_stack(state), operation_order(state)
+
+
+@pytest.mark.parametrize("is_cli", [True, False])
+@pytest.mark.parametrize("deploy_file", [__file__, None, "/no/such/deploy.py"])
+def test_operation_order_is_pyinfras_without_reading_source(monkeypatch, is_cli, deploy_file):
+    monkeypatch.setattr(pyinfra, "is_cli", is_cli)
+    state = SimpleNamespace(current_deploy_filename=deploy_file, current_op_file_number=7)
+    theirs, ours = nested(5, state)
+    assert ours == theirs
+    if deploy_file != "/no/such/deploy.py":  # not on the stack: pyinfra keeps no frame
+        assert len(theirs) > 5  # the test's own frames are in it
+
+
+def test_pyinfra_operations_use_it_once_installed(monkeypatch):
+    import sys
+
+    from funasr_fleet.pyinfra_internals import use_fast_operation_order
+
+    module = sys.modules["pyinfra.api.operation"]
+    monkeypatch.setattr(module, "get_operation_order_from_stack", get_operation_order_from_stack)
+    use_fast_operation_order()
+    assert module.get_operation_order_from_stack is operation_order
