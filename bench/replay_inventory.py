@@ -1,0 +1,38 @@
+"""
+Inventory of bench/scale.py's replayed hosts: FUNASR_BENCH_HOSTS ``@fake`` hosts, each
+with the recorded lab host's data and the recorded answers to its commands
+(FUNASR_BENCH_INVENTORY, written by bench/scale.py). Groups ``lab`` and ``cpu``, as the
+recorded host, so the same group_data applies.
+"""
+
+import json
+import os
+
+_spec = json.load(open(os.environ["FUNASR_BENCH_INVENTORY"]))
+# pyinfra's fake connector: substring matchers, the longest first (a command's text may
+# contain a shorter recorded one).
+_responses = sorted(_spec["responses"].items(), key=lambda item: -len(item[0]))
+
+
+def _own(answer, pairs):
+    """The recorded ``answer`` with the recorded host's digests replaced by this host's."""
+    def replaced(lines):
+        text = "\n".join(lines)
+        for old, new in pairs:
+            text = text.replace(old, new)
+        return text.split("\n") if lines else lines
+    return {**answer, "stdout": replaced(answer["stdout"])}
+
+
+def _host(name):
+    pairs = _spec.get("substitute", {}).get(name, [])
+    return (name, {**_spec["data"],
+                   "fake_responses": {command: _own(answer, pairs) for command, answer in _responses},
+                   "fake_delay": _spec["delay"],  # the recorded median command duration
+                   "fake_delay_jitter": 0})
+
+
+_hosts = [_host(f"@fake/replay-{index:04d}") for index in range(1, int(os.environ["FUNASR_BENCH_HOSTS"]) + 1)]
+
+lab = _hosts
+cpu = _hosts
