@@ -42,6 +42,12 @@ each when pyinfra is upgraded. Why each is needed:
   pyinfra publishes no list of them; it keeps its global arguments in
   ``pyinfra.api.arguments.all_global_arguments`` and each connector's keys in its
   ``data_meta`` (``pyinfra.api.connectors.get_all_connectors``).
+- `uses_sudo`: a host that must run the deploy's commands with sudo is checked first
+  (`facts.server.HostAccess`, read without pyinfra's sudo, which would stop the run to
+  prompt for a password). Whether a run uses sudo on a host is decided by pyinfra from
+  the host's data (``_sudo``) and the command line (``--sudo``); pyinfra resolves them
+  for an operation in ``pyinfra.api.arguments.pop_global_arguments`` and publishes no
+  other way, so that is called with no operation arguments.
 - `load_inventory`: the CLI commands (``python -m funasr_fleet status ...``) load an
   inventory file exactly as the pyinfra CLI does (group_data, inventory functions);
   pyinfra publishes no loader, so pyinfra_cli's is used (``make_inventory_from_files``).
@@ -55,7 +61,7 @@ from multiprocessing import cpu_count
 
 from gevent.pool import Pool
 from pyinfra.api import State
-from pyinfra.api.arguments import all_global_arguments
+from pyinfra.api.arguments import all_global_arguments, pop_global_arguments
 from pyinfra.api.connectors import get_all_connectors
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.util import make_unix_command_for_host, run_local_process
@@ -168,6 +174,13 @@ def run_local(command, print_output, print_prefix):
     """Run the shell ``command`` on the control node as pyinfra's connectors do; returns
     ``(exit status, output)`` (``output.stderr``: its standard error as text)."""
     return run_local_process(command, print_output=print_output, print_prefix=print_prefix)
+
+
+def uses_sudo(host):
+    """Whether pyinfra runs this run's commands on ``host`` with sudo (host data
+    ``_sudo``, else the command line's ``--sudo``)."""
+    arguments, _ = pop_global_arguments(host.state, host, {})
+    return bool(arguments.get("_sudo"))
 
 
 def pyinfra_data_keys():
