@@ -19,7 +19,7 @@ from ..errors import SettingsError
 from ..facts.batch import want
 from ..facts.nvidia import NvidiaGpus
 from ..facts.server import HostAccess
-from ..hub import fetch_models
+from ..hub import FetchTally, fetch_models
 from ..images import prepare_tarball
 from ..pyinfra_internals import dry_run, size_parallel_to_fleet, uses_sudo
 from ..settings import check_inventory, load_settings
@@ -112,13 +112,18 @@ def prepare_reads(settings):
 def control_node_inputs(settings, dry):
     """``(delivery, cached_models)``: the image tarball (tarball delivery, else None) and
     the model set, prepared on the control node once and checked before any host is
-    touched; with ``dry`` (pyinfra --dry) planned read-only instead."""
+    touched; with ``dry`` (pyinfra --dry) planned read-only instead. The host whose
+    preparation fetched models logs what came from the hub and what from the cache."""
     if dry:
         return planned_inputs(settings)
     delivery = (prepare_tarball(settings.image, settings.funasr_image_cache_dir)
                 if settings.funasr_image_delivery == "tarball" else None)
-    return delivery, fetch_models(settings.funasr_models_endpoint, list(settings.funasr_models.values()),
-                                  settings.funasr_models_cache_dir)
+    tally = FetchTally()
+    cached_models = fetch_models(settings.funasr_models_endpoint, list(settings.funasr_models.values()),
+                                 settings.funasr_models_cache_dir, tally=tally)
+    if tally.files_fetched:
+        host.log(tally.line())
+    return delivery, cached_models
 
 
 def converge():
