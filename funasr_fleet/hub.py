@@ -8,9 +8,14 @@ any step leaves no directory that `funasr_fleet.models.load_cached_model` would 
 and never touches a revision already cached. `plan_fetch` says what a fetch would do, from
 the listing alone, without changing anything (pyinfra ``--dry``). ``python -m funasr_fleet
 models fetch`` (funasr_fleet/cli/models.py) warms the cache for a whole fleet.
+
+On a terminal, each revision being downloaded gets a progress bar on stderr (`Progress`);
+a `FetchTally` adds up what came from the hub and what from the cache, for the final line
+(``models: fetched 3 files (1.2 GB) from https://www.modelscope.cn, 2.1 GB from cache``).
 """
 
 import os
+import shutil
 import sys
 import threading
 import time
@@ -119,12 +124,14 @@ def _fetch_into(endpoint, spec, entry, part, session, progress):
     """Download one file into ``part``, resuming with a Range request from the bytes it
     holds; transient failures are retried, each try resuming where the last one stopped."""
     where = f"{spec.id}@{spec.revision}/{entry['path']}"
-    _with_retries(lambda: _fetch_once(endpoint, spec, entry, part, session, progress, where),
+    size = part.stat().st_size if part.is_file() else 0
+    held = [size if size <= entry["size"] else 0]  # what an earlier run left, while kept
+    _with_retries(lambda: _fetch_once(endpoint, spec, entry, part, session, progress, where, held),
                   lambda error: f"downloading {where} failed {RETRIES + 1} times ({error}); run again "
                                 f"to resume from byte {part.stat().st_size if part.is_file() else 0}")
 
 
-def _fetch_once(endpoint, spec, entry, part, session, progress, where):
+def _fetch_once(endpoint, spec, entry, part, session, progress, where, held):
     offset = part.stat().st_size if part.is_file() else 0
     if offset > entry["size"]:
         part.unlink()
@@ -141,7 +148,9 @@ def _fetch_once(endpoint, spec, entry, part, session, progress, where):
             if response.status_code not in (200, 206):
                 raise DeployError(f"downloading {where} failed: HTTP {response.status_code}")
             mode = "ab" if response.status_code == 206 else "wb"
-            progress.add(-offset if mode == "wb" else 0)
+            if mode == "wb" and offset:  # the hub did not resume: the part comes again
+                progress.discard(offset, held[0])
+                held[0] = 0
             with open(part, mode) as out:
                 for block in response.iter_content(BLOCK):
                     out.write(block)
@@ -152,14 +161,15 @@ def _fetch_once(endpoint, spec, entry, part, session, progress, where):
         raise _Transient(f"stopped at {part.stat().st_size} of {entry['size']} bytes")
 
 
-def fetch_model(endpoint, spec, cache_dir, *, session=None, workers=4, progress=True):
+def fetch_model(endpoint, spec, cache_dir, *, session=None, workers=4, progress=True, tally=None):
     """Return the cached model revision, fetching it first if the cache lacks it.
 
     + endpoint: hub base URL (None: $MODELSCOPE_ENDPOINT or ModelScope)
     + spec: the `ModelSpec` (always a pinned revision)
     + cache_dir: the control-node model cache
     + workers: parallel downloads
-    + progress: show a progress line on a terminal
+    + progress: show a progress bar on stderr while downloading, when it is a terminal
+    + tally: a `FetchTally` to add what this call fetched and took from the cache to
 
     A complete cached revision costs no request at all.
 
@@ -167,35 +177,85 @@ def fetch_model(endpoint, spec, cache_dir, *, session=None, workers=4, progress=
 
     .. code:: python
 
+        tally = FetchTally()
         fetch_model(None, ModelSpec("iic/speech_fsmn_vad_zh-cn-16k-common-onnx", "v2.0.4"),
-                    "~/.cache/funasr-fleet/models")
+                    "~/.cache/funasr-fleet/models", tally=tally)
+        print(tally.line())
     """
-    final = cache_dir_for(cache_dir, spec)
-    produce_once(final, lambda: _fetch(endpoint_or_default(endpoint), spec, final, session,
-                                       workers, progress))
-    return load_cached_model(cache_dir, spec)
+    endpoint, final = endpoint_or_default(endpoint), cache_dir_for(cache_dir, spec)
+    fetched = []  # this call's `Progress`, when it downloaded the revision
+    produce_once(final, lambda: fetched.append(_fetch(endpoint, spec, final, session, workers, progress)))
+    cached = load_cached_model(cache_dir, spec)
+    if tally is not None:
+        tally.add(endpoint, cached, fetched[0] if fetched else None)
+    return cached
 
 
 def _fetch(endpoint, spec, final, session, workers, progress):
-    """Download, verify and move a model revision into ``final``."""
+    """Download, verify and move a model revision into ``final``; returns its `Progress`."""
     session = session or requests.Session()
     entries = list_files(endpoint, spec, session)
     partial = final.with_name(final.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
-    meter = Progress(f"{spec.id}@{spec.revision}", sum(e["size"] for e in entries), progress)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(download_file, endpoint, spec, entry, partial, session, meter)
-                   for entry in entries]
-        for future in futures:
-            future.result()
-    meter.done()
+    missing = [_missing_bytes(partial, entry) for entry in entries]
+    meter = Progress(f"{spec.id}@{spec.revision}", sum(e["size"] for e in entries),
+                     held=sum(e["size"] for e in entries) - sum(missing),
+                     files=sum(1 for count in missing if count), enabled=progress)
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(download_file, endpoint, spec, entry, partial, session, meter)
+                       for entry in entries]
+            for future in futures:
+                future.result()
+    finally:
+        meter.done()
     write_manifest_entries(partial, spec, entries)
     partial.replace(final)
+    return meter
 
 
 def fetch_models(endpoint, specs, cache_dir, **options):
     """`fetch_model` for each distinct spec; returns the `CachedModel` items in order."""
     return [fetch_model(endpoint, spec, cache_dir, **options) for spec in dict.fromkeys(specs)]
+
+
+class FetchTally:
+    """What fetches cost, added up over model revisions: files and bytes downloaded from
+    the hub, and bytes taken from the control-node cache instead (revisions already
+    cached, and what an interrupted earlier fetch had left, which a fetch resumes from).
+
+    **Example:**
+
+    .. code:: python
+
+        tally = FetchTally()
+        fetch_models(endpoint, specs, cache_dir, tally=tally)
+        print(tally.line())  # models: fetched 3 files (1.2 GB) from <endpoint>, 2.1 GB from cache
+    """
+
+    def __init__(self):
+        self.endpoints, self.files_fetched, self.bytes_fetched, self.bytes_cached = [], 0, 0, 0
+        self.lock = threading.Lock()
+
+    def add(self, endpoint, cached, fetched=None):
+        """Add one `fetch_model` call: its endpoint, the `CachedModel` it returned and the
+        `Progress` of its download (None: the revision came whole from the cache)."""
+        with self.lock:
+            if endpoint not in self.endpoints:
+                self.endpoints.append(endpoint)
+            if fetched is None:
+                self.bytes_cached += sum(entry["size"] for entry in cached.files)
+            else:
+                self.files_fetched += fetched.files
+                self.bytes_fetched += fetched.received
+                self.bytes_cached += fetched.reused
+
+    def line(self):
+        """The final line: ``models: fetched N files (SIZE) from ENDPOINT, SIZE from cache``."""
+        files = f"{self.files_fetched} file{'' if self.files_fetched == 1 else 's'}"
+        return (f"models: fetched {files} ({human_bytes(self.bytes_fetched)}) from "
+                f"{', '.join(self.endpoints) or endpoint_or_default(None)}, "
+                f"{human_bytes(self.bytes_cached)} from cache")
 
 
 @dataclass(frozen=True)
@@ -282,25 +342,91 @@ def fleet_model_sets(inventory):
 
 
 class Progress:
-    """Bytes done of a total, shown as one line on stderr when it is a terminal."""
+    """One model revision's download: its bytes done of its total, drawn as a one-line bar
+    on stderr when that is a terminal (at most `REDRAW` times a second, and once done), and
+    where the bytes came from.
 
-    def __init__(self, label, total, enabled=True):
-        self.label, self.total, self.done_bytes = label, total, 0
-        self.enabled = enabled and sys.stderr.isatty()
-        self.started = time.monotonic()
+    + label: what is downloaded, e.g. ``iic/speech_fsmn_vad_zh-cn-16k-common-onnx@v2.0.4``
+    + total: the revision's size
+    + held: bytes already in the cache (files or parts an interrupted fetch left)
+    + files: how many files the download fetches
+    + enabled: draw the bar (still only on a terminal)
+
+    ``received`` counts the bytes downloaded, ``reused`` the held bytes kept (a hub that
+    does not resume makes a part download again: `discard`), so ``received + reused``
+    is ``total`` unless a part was downloaded again.
+    """
+
+    REDRAW = 10
+
+    def __init__(self, label, total, held=0, files=0, enabled=True):
+        self.label, self.total, self.files = label, total, files
+        self.done_bytes, self.received, self.reused = held, 0, held
+        self.stream = sys.stderr
+        self.enabled = enabled and self.stream.isatty()
+        self.started = self.drawn = time.monotonic()
         self.lock = threading.Lock()
+        self._draw(force=True)
 
     def add(self, count):
+        """``count`` more bytes downloaded."""
         with self.lock:
             self.done_bytes += count
-            if self.enabled:
-                rate = self.done_bytes / max(time.monotonic() - self.started, 1e-6) / 1e6
-                print(f"\r{self.label}: {self.done_bytes / 1e6:.1f}/{self.total / 1e6:.1f} MB "
-                      f"({rate:.1f} MB/s)", end="", file=sys.stderr, flush=True)
+            self.received += count
+            self._draw()
+
+    def discard(self, count, held=0):
+        """``count`` bytes of a part thrown away (the hub sent the whole file again), of
+        which ``held`` were in the cache before (the rest came in this run)."""
+        with self.lock:
+            self.done_bytes -= count
+            self.reused -= held
+            self._draw()
 
     def done(self):
-        if self.enabled:
-            print(file=sys.stderr)
+        """Draw the bar a last time and end its line."""
+        with self.lock:
+            self._draw(force=True)
+            if self.enabled:
+                self.stream.write("\n")
+                self.stream.flush()
+
+    def _draw(self, force=False):
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.drawn < 1 / self.REDRAW):
+            return
+        self.drawn = now
+        width = shutil.get_terminal_size((80, 24)).columns - 1  # never wrap: \r redraws one line
+        self.stream.write("\r\033[K" + progress_line(self.label, self.done_bytes, self.total,
+                                                      self.received / max(now - self.started, 1e-6),
+                                                      width))
+        self.stream.flush()
+
+
+def progress_line(label, done, total, rate, width=79):
+    """One bar line, at most ``width`` characters (cut there on a very narrow terminal):
+    ``LABEL [#####.....]  50% 1.2 GB/2.4 GB 25.1 MB/s``. The bar takes 10 to 30 characters,
+    the label the rest; a label too long loses its middle (its start names the model, its
+    end the revision)."""
+    fraction = min(max(done / total, 0.0), 1.0) if total else 1.0
+    figures = f" {int(fraction * 100):3d}% {human_bytes(done)}/{human_bytes(total)} {human_bytes(rate)}/s"
+    bar_width = max(10, min(30, width - len(figures) - 3 - len(label)))
+    room = max(width - len(figures) - bar_width - 3, 9)
+    if len(label) > room:
+        head = (room - 3) // 2
+        label = f"{label[:head]}...{label[len(label) - (room - 3 - head):]}"
+    filled = int(fraction * bar_width)
+    return f"{label} [{'#' * filled}{'.' * (bar_width - filled)}]{figures}"[:width]
+
+
+def human_bytes(count):
+    """``count`` bytes in decimal units with one decimal: ``0 B``, ``812 B``, ``1.2 GB``."""
+    if abs(count) < 1000:
+        return f"{int(count)} B"
+    for unit in ("kB", "MB", "GB", "TB"):
+        count /= 1000
+        if abs(count) < 999.95 or unit == "TB":
+            return f"{count:.1f} {unit}"
 
 
 def _json(response):

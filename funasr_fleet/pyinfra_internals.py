@@ -42,7 +42,8 @@ each when pyinfra is upgraded. Why each is needed:
   newline added to each: binary data would be altered) and ``put_file`` writes the file
   to the host's disk first, so the command runs on the SSH connector's paramiko client
   (``SSHConnector.client``), built like pyinfra's own commands
-  (``make_unix_command_for_host``: sudo, environment, shell).
+  (``make_unix_command_for_host`` with the running operation's connector arguments,
+  ``Host.current_op_global_arguments``: sudo, environment, shell).
 - `uses_ssh`, `connector_can_rsync`: models are copied with rsync over the system ssh
   client, which works only for hosts reached with pyinfra's SSH connector and a key ssh
   can use unattended (``SSHConnector``, ``check_can_rsync``).
@@ -53,6 +54,12 @@ each when pyinfra is upgraded. Why each is needed:
   pyinfra publishes no list of them; it keeps its global arguments in
   ``pyinfra.api.arguments.all_global_arguments`` and each connector's keys in its
   ``data_meta`` (``pyinfra.api.connectors.get_all_connectors``).
+- `uses_sudo`: a host that must run the deploy's commands with sudo is checked first
+  (`facts.server.HostAccess`, read without pyinfra's sudo, which would stop the run to
+  prompt for a password). Whether a run uses sudo on a host is decided by pyinfra from
+  the host's data (``_sudo``) and the command line (``--sudo``); pyinfra resolves them
+  for an operation in ``pyinfra.api.arguments.pop_global_arguments`` and publishes no
+  other way, so that is called with no operation arguments.
 - `load_inventory`: the CLI commands (``python -m funasr_fleet status ...``) load an
   inventory file exactly as the pyinfra CLI does (group_data, inventory functions);
   pyinfra publishes no loader, so pyinfra_cli's is used (``make_inventory_from_files``).
@@ -69,7 +76,7 @@ from multiprocessing import cpu_count
 import pyinfra
 from gevent.pool import Pool
 from pyinfra.api import State
-from pyinfra.api.arguments import all_global_arguments
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, all_global_arguments, pop_global_arguments
 from pyinfra.api.connectors import get_all_connectors
 from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.connectors.util import make_unix_command_for_host, run_local_process
@@ -191,6 +198,10 @@ def size_parallel_to_fleet(state, config):
     return size
 
 
+# Connector arguments pyinfra's SSH connector takes off before it builds a command.
+SSH_CONTROL_ARGUMENTS = ("_get_pty", "_timeout", "_stdin", "_success_exit_codes")
+
+
 def ssh_exec(state, host, command):
     """Start ``command`` (a ``StringCommand``) on ``host`` over its SSH connection, as
     pyinfra would run it (``_sudo`` and the like), and return paramiko's ``(stdin,
@@ -199,7 +210,14 @@ def ssh_exec(state, host, command):
     client = getattr(host.connector, "client", None)
     if client is None:
         return None
-    return client.exec_command(make_unix_command_for_host(state, host, command).get_raw_value())
+    # The running operation's arguments (pyinfra sets them while it executes one), else
+    # the host's: _sudo and the like, as pyinfra's own commands get them.
+    arguments = host.current_op_global_arguments or pop_global_arguments(state, host, {})[0]
+    # (less the ones the SSH connector handles itself, as its run_shell_command does)
+    connector_arguments = {key: value for key, value in arguments.items()
+                           if key in CONNECTOR_ARGUMENT_KEYS and key not in SSH_CONTROL_ARGUMENTS}
+    return client.exec_command(make_unix_command_for_host(
+        state, host, command, **connector_arguments).get_raw_value())
 
 
 def uses_ssh(host):
@@ -221,6 +239,13 @@ def run_local(command, print_output, print_prefix):
     """Run the shell ``command`` on the control node as pyinfra's connectors do; returns
     ``(exit status, output)`` (``output.stderr``: its standard error as text)."""
     return run_local_process(command, print_output=print_output, print_prefix=print_prefix)
+
+
+def uses_sudo(host):
+    """Whether pyinfra runs this run's commands on ``host`` with sudo (host data
+    ``_sudo``, else the command line's ``--sudo``)."""
+    arguments, _ = pop_global_arguments(host.state, host, {})
+    return bool(arguments.get("_sudo"))
 
 
 @functools.cache

@@ -17,11 +17,13 @@ from pyinfra import config, host, inventory, state
 from pyinfra.facts.server import LinuxDistribution
 
 from ..balancer import check_limit, fleet_balancer
+from ..errors import SettingsError
 from ..facts.batch import want
 from ..facts.nvidia import NvidiaGpus
-from ..hub import fetch_models
+from ..facts.server import HostAccess
+from ..hub import FetchTally, fetch_models
 from ..images import prepare_tarball
-from ..pyinfra_internals import dry_run, size_parallel_to_fleet, use_fast_operation_order
+from ..pyinfra_internals import dry_run, size_parallel_to_fleet, use_fast_operation_order, uses_sudo
 from ..settings import check_inventory, load_settings
 from ..waves import inventory_plan
 from .docker import install_docker
@@ -40,6 +42,63 @@ def validated_settings():
         check_inventory(inventory)
         check_limit(inventory, state.limit_hosts, sys.argv)
     return load_settings(host)
+
+
+def access_problem(name, access, sudo):
+    """What keeps the run from changing host ``name``, or None: one line naming the
+    host, what is wrong and the fix.
+
+    + name: the host's inventory name
+    + access: its `facts.server.HostAccess`
+    + sudo: whether the run changes the host with sudo (pyinfra's ``_sudo``)
+    """
+    user = access["user"] or "the SSH user"
+    nopasswd = (f"add `{access['user'] or 'USER'} ALL=(ALL) NOPASSWD:ALL` to "
+                "/etc/sudoers.d/funasr-fleet on the host")
+    root = 'set ssh_user = "root"'
+    wrong, fix = None, f"{nopasswd}, or {root}"
+    if not sudo:
+        if access["uid"] not in (0, None):
+            wrong = f"user {user} is not root and the run does not use sudo"
+            fix = f"set _sudo = True and {nopasswd}, or {root}"
+    elif access["sudo"] == "missing":
+        wrong = "the run uses sudo (_sudo), but sudo is not installed"
+        fix = ("set _sudo = False (the user is root)" if access["uid"] == 0
+               else f"install sudo and {nopasswd}, or {root} and _sudo = False")
+    elif access["sudo"] == "password":
+        wrong = f"user {user} cannot run sudo without a password"
+    elif access["sudo"] == "failed":
+        wrong = f"user {user} cannot run sudo ({access['sudo_error']})"
+    return f"{name}: {wrong}; {fix}." if wrong else None
+
+
+def access_unknown(ssh_user, sudo):
+    """Whether a run must read a host's access (`facts.server.HostAccess`) before it
+    reads anything there with sudo: unless it logs in as root, when it uses sudo, or logs
+    in as a named user (who may not be root) without it. A root login, or a run without
+    sudo as the SSH client's default user, costs no command."""
+    return ssh_user != "root" and bool(sudo or ssh_user)
+
+
+def check_access(settings):
+    """Refuse the run when the current host's user cannot change it; one command, read
+    without pyinfra's sudo, and only where `access_unknown` says so.
+
+    + settings: the host's `Settings`
+
+    Call it before anything is read on the host with sudo: pyinfra's own sudo stops the
+    run at a password prompt (or, without a terminal, in a traceback). Raises
+    `SettingsError` while deploy.py is prepared, so before any host changes: its user
+    cannot run sudo without a password (or sudo is missing) while the run uses sudo, or
+    is not root while the run does not use sudo.
+    """
+    sudo = uses_sudo(host)
+    if not access_unknown(host.data.get("ssh_user"), sudo):
+        return
+    access = host.get_fact(HostAccess, sudo=sudo, _sudo=False)
+    problem = access_problem(settings.host, access, sudo)
+    if problem:
+        raise SettingsError(f"{problem} Nothing was changed on any host.")
 
 
 def prepare_reads(settings):
@@ -70,7 +129,8 @@ def once_per_run(key, prepare):
 def control_node_inputs(settings, dry):
     """``(delivery, cached_models)``: the image tarball (tarball delivery, else None) and
     the model set, prepared on the control node once per run and checked before any
-    host is touched; with ``dry`` (pyinfra --dry) planned read-only instead."""
+    host is touched; with ``dry`` (pyinfra --dry) planned read-only instead. The host whose
+    preparation fetched models logs what came from the hub and what from the cache."""
     if dry:
         return planned_inputs(settings)
     delivery = (once_per_run(("tarball", settings.image, settings.funasr_image_cache_dir),
@@ -79,19 +139,32 @@ def control_node_inputs(settings, dry):
     specs = list(settings.funasr_models.values())
     return delivery, once_per_run(
         ("models", settings.funasr_models_endpoint, tuple(specs), settings.funasr_models_cache_dir),
-        lambda: fetch_models(settings.funasr_models_endpoint, specs, settings.funasr_models_cache_dir))
+        lambda: fetched_models(settings.funasr_models_endpoint, specs, settings.funasr_models_cache_dir))
+
+
+def fetched_models(endpoint, specs, cache_dir):
+    """`fetch_models`, logging (on the current host) what came from the hub and what
+    from the cache when anything was fetched."""
+    tally = FetchTally()
+    cached_models = fetch_models(endpoint, specs, cache_dir, tally=tally)
+    if tally.files_fetched:
+        host.log(tally.line())
+    return cached_models
 
 
 def converge():
-    """Converge the current host as part of the fleet: validation, the plan line, the
-    control-node inputs, Docker where missing, staging (models, image), then the release
-    wave by wave (engine and firewall changes, configuration, containers, health gate,
-    rollback), with the load balancer draining each wave."""
+    """Converge the current host as part of the fleet: validation, the host's access
+    (its user and sudo), the plan line, the control-node inputs, Docker where missing,
+    staging (models, image), then the release wave by wave (engine and firewall changes,
+    configuration, containers, health gate, rollback), with the load balancer draining
+    each wave."""
     use_fast_operation_order()
     settings = validated_settings()
     # Every host of the run at once (pyinfra's default is 20 per CPU core): a no-op then
     # waits for one round of fact reads and one of each gate's probes, whatever the fleet.
     size_parallel_to_fleet(state, config)
+    # Its user can change it (sudo without a password, or root): checked before any read.
+    check_access(settings)
     prepare_reads(settings)
     dry = dry_run()
     # Waves over the hosts this run targets (--limit/--exclude), canary first.
@@ -125,9 +198,11 @@ def converge():
 
 def rollback():
     """Roll the current host back to its previous release, in the deploy's waves and
-    gates, each server drained first where a load balancer is in front."""
+    gates, each server drained first where a load balancer is in front (once its data
+    and access are checked)."""
     use_fast_operation_order()
     settings = validated_settings()
     size_parallel_to_fleet(state, config)
+    check_access(settings)
     funasr_rollback(settings, inventory_plan(inventory, settings, state.limit_hosts),
                     fleet_balancer(inventory, settings))

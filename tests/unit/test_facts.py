@@ -11,6 +11,7 @@ from funasr_fleet.facts.files import PathStates
 from funasr_fleet.facts.models import ModelManifests
 from funasr_fleet.facts.nftables import NftTableDigest
 from funasr_fleet.facts.nvidia import NvidiaGpus
+from funasr_fleet.facts.server import HostAccess
 from funasr_fleet.facts.systemd import SystemdUnitState
 
 
@@ -186,3 +187,52 @@ def test_gpu_export_state_reads_the_marker_and_the_images_id_in_one_command(tmp_
     copy.mkdir(parents=True)
     (copy / EXPORT_MARKER).write_text("sha256:abc\n")
     assert state(copy) == {"made_for": "sha256:abc", "image_id": "sha256:abc"}
+
+
+def run_host_access(tmp_path, sudo, fake_sudo=None):
+    """HostAccess's command as a user "deploy" (uid 1000) would run it, with
+    ``fake_sudo`` as sudo's script (None: sudo is not installed)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    bin_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+    for tool in ("sh", "head"):
+        os.symlink(shutil.which(tool), bin_dir / tool)
+    fakes = {"id": 'case "$1" in -un) echo deploy;; -u) echo 1000;; esac\n', "sudo": fake_sudo}
+    for name, script in fakes.items():
+        if script is not None:
+            (bin_dir / name).write_text("#!/bin/sh\n" + script)
+            (bin_dir / name).chmod(0o755)
+    result = subprocess.run([str(bin_dir / "sh"), "-c", HostAccess().command(sudo=sudo)],
+                            capture_output=True, text=True, env={"PATH": str(bin_dir)})
+    assert result.returncode == 0, result.stderr
+    return HostAccess().process(result.stdout.splitlines())
+
+
+@pytest.mark.parametrize("fake_sudo, sudo, error", [
+    ("exit 0\n", "ok", ""),
+    (None, "missing", ""),
+    ('echo "sudo: a password is required" >&2; exit 1\n', "password", "sudo: a password is required"),
+    ('echo "sudo-rs: interactive authentication is required" >&2; exit 1\n', "password",
+     "sudo-rs: interactive authentication is required"),
+    ('echo "sudo: sorry, you must have a tty to run sudo" >&2; echo more >&2; exit 1\n', "failed",
+     "sudo: sorry, you must have a tty to run sudo"),
+])
+def test_host_access_tries_sudo_without_a_password(tmp_path, fake_sudo, sudo, error):
+    access = run_host_access(tmp_path, True, fake_sudo)
+    assert (access["user"], access["uid"], access["sudo"], access["sudo_error"]) == ("deploy", 1000, sudo, error)
+
+
+def test_host_access_does_not_try_sudo_when_the_run_does_not_use_it(tmp_path):
+    access = run_host_access(tmp_path, False, "touch tried; exit 1\n")
+    assert access["sudo"] is None and not (tmp_path / "tried").exists()
+    assert "sudo" not in HostAccess().command(sudo=False)
+
+
+def test_host_access_parses_what_it_does_not_expect_defensively():
+    assert HostAccess().process([]) == HostAccess().default()
+    odd = HostAccess().process(["uid=", "sudo=maybe", "something else"])
+    assert odd["uid"] is None and odd["sudo"] == "failed" and "maybe" in odd["sudo_error"]

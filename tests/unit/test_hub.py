@@ -232,3 +232,190 @@ def test_a_plan_of_an_incomplete_cached_revision_fails_as_the_deploy_would(hub, 
         fetch_model(hub.url, VAD, cache)
     with pytest.raises(DeployError, match="is missing or has the wrong size"):
         plan_fetch(hub.url, VAD, cache)
+
+
+def model_size(spec):
+    return sum(file.size for file in standin_repo(spec.id, spec.revision, 300_000).values())
+
+
+def test_the_final_line_says_what_was_fetched_from_the_hub_and_what_came_from_the_cache(hub, tmp_path):
+    from funasr_fleet.hub import FetchTally, human_bytes
+
+    cache, vad, asr = tmp_path / "cache", model_size(VAD), model_size(ASR)
+    first = FetchTally()
+    fetch_models(hub.url, [VAD], cache, tally=first)
+    assert first.line() == f"models: fetched {len(KINDS['vad'])} files ({human_bytes(vad)}) from {hub.url}, " \
+                           "0 B from cache"
+    assert (first.files_fetched, first.bytes_fetched, first.bytes_cached) == (len(KINDS["vad"]), vad, 0)
+    second = FetchTally()
+    fetch_models(hub.url, [VAD, ASR], cache, tally=second)
+    assert (second.files_fetched, second.bytes_fetched, second.bytes_cached) == (len(KINDS["asr"]), asr, vad)
+    assert second.line() == (f"models: fetched {len(KINDS['asr'])} files ({human_bytes(asr)}) from {hub.url}, "
+                             f"{human_bytes(vad)} from cache")
+    third = FetchTally()
+    fetch_models(hub.url, [VAD, ASR], cache, tally=third)
+    assert third.line() == f"models: fetched 0 files (0 B) from {hub.url}, {human_bytes(vad + asr)} from cache"
+
+
+def test_a_resumed_fetch_counts_the_bytes_it_kept_as_from_the_cache(hub, tmp_path, monkeypatch):
+    from funasr_fleet import hub as hub_client
+    from funasr_fleet.hub import FetchTally
+
+    monkeypatch.setattr(hub_client, "RETRIES", 0)  # the cut is the first run's end
+    key = f"{ASR.id}@{ASR.revision}/model_quant.onnx"
+    (tmp_path / "faults.json").write_text(json.dumps({"cut_after": {key: 100_000}}))
+    with pytest.raises(DeployError):
+        fetch_model(hub.url, ASR, tmp_path / "cache", workers=1, tally=FetchTally())
+    done = len(downloads(hub))
+    tally = FetchTally()
+    fetch_model(hub.url, ASR, tmp_path / "cache", workers=1, tally=tally)
+    resumed = downloads(hub)[done:]
+    assert tally.files_fetched == len(resumed)
+    assert tally.bytes_fetched == sum(request["bytes"] for request in resumed)
+    assert tally.bytes_cached == model_size(ASR) - tally.bytes_fetched > 100_000 - 16 * 1024
+
+
+def test_a_hub_that_does_not_resume_makes_the_kept_bytes_count_as_fetched(hub, tmp_path, monkeypatch):
+    from funasr_fleet import hub as hub_client
+    from funasr_fleet.hub import FetchTally
+    from funasr_fleet.lab import standin_hub
+
+    monkeypatch.setattr(hub_client, "RETRY_BACKOFF", 0.01)
+    monkeypatch.setattr(standin_hub, "_range_start", lambda header: None)  # Range ignored: 200
+    key = f"{ASR.id}@{ASR.revision}/model_quant.onnx"
+    (tmp_path / "faults.json").write_text(json.dumps({"cut_after": {key: 100_000}}))
+    tally = FetchTally()
+    fetch_model(hub.url, ASR, tmp_path / "cache", workers=1, tally=tally)
+    # what reached the file: the cut try's bytes (less what the broken connection lost), then all
+    assert model_size(ASR) < tally.bytes_fetched <= sum(request["bytes"] for request in downloads(hub))
+    assert tally.bytes_cached == 0 and tally.files_fetched == len(KINDS["asr"])
+
+
+def test_a_part_left_by_an_earlier_run_that_the_hub_does_not_resume_is_not_from_the_cache(hub, tmp_path,
+                                                                                            monkeypatch):
+    from funasr_fleet import hub as hub_client
+    from funasr_fleet.hub import FetchTally
+    from funasr_fleet.lab import standin_hub
+
+    monkeypatch.setattr(hub_client, "RETRIES", 0)  # the cut is the first run's end
+    key = f"{ASR.id}@{ASR.revision}/model_quant.onnx"
+    (tmp_path / "faults.json").write_text(json.dumps({"cut_after": {key: 100_000}}))
+    with pytest.raises(DeployError):
+        fetch_model(hub.url, ASR, tmp_path / "cache", workers=1)
+    monkeypatch.setattr(standin_hub, "_range_start", lambda header: None)  # now Range is ignored
+    tally = FetchTally()
+    fetch_model(hub.url, ASR, tmp_path / "cache", workers=1, tally=tally)
+    size = standin_repo(ASR.id, ASR.revision, 300_000)["model_quant.onnx"].size
+    # the other files were complete in the cache; the part was downloaded again, whole
+    assert (tally.files_fetched, tally.bytes_fetched, tally.bytes_cached) == (1, size, model_size(ASR) - size)
+
+
+class FakeTerminal:
+    """stderr as a terminal: what was written to it."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_each_model_downloaded_gets_a_progress_bar_on_a_terminal(hub, tmp_path, monkeypatch):
+    import os
+
+    from funasr_fleet.hub import human_bytes
+
+    terminal = FakeTerminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    monkeypatch.setattr("shutil.get_terminal_size", lambda fallback: os.terminal_size((120, 40)))
+    fetch_models(hub.url, [VAD, ASR], tmp_path / "cache")
+    lines = terminal.text.split("\n")
+    assert len(lines) == 3 and lines[2] == ""  # one finished bar line per model
+    for spec, line in zip((VAD, ASR), lines):
+        last = line.split("\r\033[K")[-1]
+        assert last.startswith(f"{spec.id}@{spec.revision} [" + "#" * 10) and " 100% " in last, last
+        assert f" {human_bytes(model_size(spec))}/{human_bytes(model_size(spec))} " in last
+        assert all(len(draw) < 120 for draw in line.split("\r\033[K"))  # never wraps
+    terminal.text = ""
+    fetch_models(hub.url, [VAD, ASR], tmp_path / "cache")
+    assert terminal.text == ""  # from the cache: no bar
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal_or_it_is_off(hub, tmp_path, capsys, monkeypatch):
+    fetch_model(hub.url, VAD, tmp_path / "cache")
+    assert capsys.readouterr().err == ""
+    terminal = FakeTerminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    fetch_model(hub.url, ASR, tmp_path / "cache", progress=False)
+    assert terminal.text == ""
+
+
+@pytest.mark.parametrize("done, total, width, line", [
+    (0, 2_000_000, 79, "iic/a@v1 [..............................]   0% 0 B/2.0 MB 0 B/s"),
+    (1_000_000, 2_000_000, 79, "iic/a@v1 [###############...............]  50% 1.0 MB/2.0 MB 500.0 kB/s"),
+    (2_000_000, 2_000_000, 40, "iic/a@v1 [##########] 100% 2.0 MB/2.0 MB"),
+])
+def test_progress_line_fits_its_width(done, total, width, line):
+    from funasr_fleet.hub import progress_line
+
+    assert progress_line("iic/a@v1", done, total, done / 2, width) == line
+
+
+def test_a_long_model_name_loses_its_middle_on_a_narrow_terminal():
+    from funasr_fleet.hub import progress_line
+
+    label = "iic/speech_paraformer-large-vad-punc_asr_nat-zh-cn-16k-common-vocab8404-onnx@v2.0.4"
+    line = progress_line(label, 1, 2, 0, 79)
+    assert len(line) <= 79 and line.startswith("iic/speech_para")
+    assert line.split(" [")[0].endswith("-onnx@v2.0.4") and "..." in line.split(" [")[0]
+
+
+def test_the_deploy_logs_the_fetch_on_the_host_whose_preparation_fetched(hub, tmp_path):
+    from pyinfra.context import ctx_host
+
+    from funasr_fleet.deploys.fleet import control_node_inputs
+    from funasr_fleet.settings import load_settings
+    from helpers import FakeHost, make_inventory
+
+    data = {"funasr_models_endpoint": hub.url, "funasr_models_cache_dir": str(tmp_path / "cache")}
+    settings = load_settings(make_inventory([("a", data)]).get_host("a"))
+    first, second = FakeHost({}), FakeHost({})
+    with ctx_host.use(first):
+        _, models = control_node_inputs(settings, dry=False)
+    with ctx_host.use(second):
+        control_node_inputs(settings, dry=False)
+    files = sum(len(model.files) for model in models)
+    [line] = [log for log in first.logs if log.startswith("models: ")]
+    assert line.startswith(f"models: fetched {files} files (") and line.endswith(f"from {hub.url}, 0 B from cache")
+    assert not [log for log in second.logs if log.startswith("models: ")]  # all from the cache: quiet
+
+
+def test_models_fetch_ends_with_the_final_line(hub, tmp_path):
+    import subprocess
+    import sys
+
+    from funasr_fleet.hub import human_bytes
+    from funasr_fleet.models import MANIFEST
+
+    cache = tmp_path / "cache"
+    (tmp_path / "inventory.py").write_text(
+        f"hosts = [('a', {{'funasr_models_endpoint': {hub.url!r}, 'funasr_models_cache_dir': {str(cache)!r}}})]\n")
+
+    def fetch():
+        done = subprocess.run([sys.executable, "-m", "funasr_fleet", "models", "fetch", "inventory.py"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stderr == "", done.stderr  # no bar: not a terminal
+        return done.stdout.splitlines()
+
+    lines = fetch()
+    files = [path for path in cache.rglob("*") if path.is_file() and path.name != MANIFEST
+             and not path.name.endswith(".lock")]
+    size = sum(path.stat().st_size for path in files)
+    assert lines[-1] == f"models: fetched {len(files)} files ({human_bytes(size)}) from {hub.url}, 0 B from cache"
+    assert fetch()[-1] == f"models: fetched 0 files (0 B) from {hub.url}, {human_bytes(size)} from cache"

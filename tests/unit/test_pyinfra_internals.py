@@ -37,3 +37,22 @@ def test_pyinfra_operations_use_it_once_installed(monkeypatch):
     monkeypatch.setattr(module, "get_operation_order_from_stack", get_operation_order_from_stack)
     use_fast_operation_order()
     assert module.get_operation_order_from_stack is operation_order
+
+
+@pytest.mark.parametrize("sudo", [True, False])
+def test_ssh_exec_runs_the_command_as_pyinfra_would_with_sudo(sudo):
+    """docker load streams over the SSH client directly: with the operation's _sudo."""
+    from pyinfra.api import Config, Inventory, State, StringCommand
+    from pyinfra.api.arguments import pop_global_arguments
+
+    from funasr_fleet.pyinfra_internals import ssh_exec
+
+    inventory = Inventory((["@local"], {}))
+    state = State(inventory, Config())
+    host = inventory.get_host("@local")
+    sent = []
+    host.connector.client = SimpleNamespace(exec_command=sent.append)
+    arguments, _ = pop_global_arguments(state, host, {"_sudo": sudo})
+    host.current_op_global_arguments = arguments
+    ssh_exec(state, host, StringCommand("docker", "load"))
+    assert ("sudo" in sent[0]) == sudo and "docker load" in sent[0], sent
