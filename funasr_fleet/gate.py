@@ -3,6 +3,8 @@ The health gate a host's release must pass in its wave: its server instances pro
 real speech (`funasr_fleet.probe`), under the host's TLS policy and timeouts.
 """
 
+import time
+import weakref
 from dataclasses import dataclass
 
 from . import tls
@@ -37,6 +39,28 @@ def gate_results(gate):
     start_timeout = gate.start_seconds()
     return [wait_until_healthy(url, mode=gate.mode, tls=gate.tls, start_timeout=start_timeout,
                                probe_timeout=gate.probe_timeout) for url in gate.urls]
+
+
+# How long a healthy result probed ahead of a host's own wave answers that wave's gate.
+AHEAD_FRESH_SECONDS = 60
+
+# Results probed ahead, per pyinfra run (its Host objects): host -> (config, when, results).
+_AHEAD = weakref.WeakKeyDictionary()
+
+
+def remember_ahead(host, config_sha256, results):
+    """Keep ``host``'s healthy ``results`` for its release ``config_sha256`` (probed in
+    an earlier wave's gate, with that wave's hosts)."""
+    _AHEAD[host] = (config_sha256, time.monotonic(), results)
+
+
+def results_ahead(host, config_sha256):
+    """The results `remember_ahead` kept for ``host`` and this release, when younger
+    than `AHEAD_FRESH_SECONDS`; else None."""
+    config, when, results = _AHEAD.get(host, (None, 0, None))
+    if config == config_sha256 and time.monotonic() - when < AHEAD_FRESH_SECONDS:
+        return results
+    return None
 
 
 def tls_policy(settings):

@@ -37,7 +37,7 @@ class FakeHost:
         self.connector = None  # not SSH: no rsync, no paramiko client
         self.fact_calls = []
         self.name = "fake-host"
-        self.state = type("FakeState", (), {"is_executing": executing, "failed_hosts": set(),
+        self.state = type("FakeState", (), {"is_executing": executing, "failed_hosts": set(), "ops": {},
                                             "config": type("Config", (), {"DIFF": False})()})()
         self.logs = []
         self.yielded = []  # the operation's commands, as objects (run_operation)

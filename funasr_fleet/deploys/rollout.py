@@ -184,14 +184,17 @@ def funasr_release(settings, cached_models, plan, balancer=None, certificate=Non
     pending = release_pending(settings, config_sha256, engine)
     # One loop (one call site) for every host: pyinfra identifies an operation by where it
     # is called, and the balancer's copies must be the servers' copies.
-    for label, in_wave, go in waves(settings, plan, balancer, pending):
+    for index, (label, in_wave, go) in enumerate(waves(settings, plan, balancer, pending)):
         if settings.is_balancer:
             continue
         if in_wave():
             wave_changes(settings, label, go, files, config_sha256, staged, engine, firewall, gpus)
+        # The first wave's gate also probes the later waves' hosts that already run this
+        # release (a converge that changes nothing probes every server in one round).
+        ahead = index == 0 and not in_wave()
         release_healthy(name=f"{label}: health gate (real utterance)",
-                        gate=gate, release=release, directory=base,
-                        project=settings.funasr_project, _if=in_wave)
+                        gate=gate, release=release, directory=base, project=settings.funasr_project,
+                        ahead=ahead, _if=lambda in_wave=in_wave, ahead=ahead: ahead or in_wave())
 
 
 def wave_changes(settings, label, go, files, config_sha256, staged, engine, firewall, gpus):

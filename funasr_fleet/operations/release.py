@@ -11,8 +11,9 @@ from ..facts.batch import read, reads
 from ..facts.docker import ComposeContainers
 from ..facts.nvidia import EXPORT_MARKER
 from ..facts.release import ReleaseRecord
-from ..gate import gate_results
+from ..gate import gate_results, remember_ahead, results_ahead
 from ..models import MANIFEST
+from ..pyinfra_internals import current_host, host_changed
 from ..render import EXPORTS_DIR
 from .files import backup_restored
 
@@ -23,7 +24,7 @@ SERVER_LOG_LINES = 5
 @reads(lambda gate, release, directory, project, **_: [
     (ReleaseRecord, {"path": f"{directory}/release.json"}), (ComposeContainers, {"project": project})])
 @operation()
-def release_healthy(gate, release, directory, project):
+def release_healthy(gate, release, directory, project, ahead=False):
     """
     Probe each server instance until it answers; record a healthy release, roll back a sick one.
 
@@ -31,6 +32,12 @@ def release_healthy(gate, release, directory, project):
     + release: ``{"version", "image", "config_sha256", "models"}`` of the configuration
       just applied (``models``: its model directories below ``<directory>/models``)
     + directory, project: the service directory and compose project on the host
+    + ahead: an earlier wave's gate, on a host of a later wave: a host that already runs
+      ``release`` (its record says so) and has not changed in this run is probed now,
+      with that wave's hosts, and a healthy result answers its own wave's gate (within
+      `funasr_fleet.gate.AHEAD_FRESH_SECONDS`, while the host is still unchanged); nothing
+      else happens here. A converge that changes nothing so probes every server in one
+      round.
 
     Left alone because the rollout stopped after another host failed: a log line, no
     failure. Healthy, and the containers run ``release``: the release record
@@ -53,13 +60,22 @@ def release_healthy(gate, release, directory, project):
     """
     if not host.state.is_executing:
         return
+    current = read(ReleaseRecord, path=f"{directory}/release.json").get("current") or {}
+    unchanged = (current.get("config_sha256") == release["config_sha256"]
+                 and not host_changed(host.state, host))
+    if ahead:
+        results = gate_results(gate) if unchanged else ()
+        if results and all(result.ok for result in results):
+            remember_ahead(current_host(), release["config_sha256"], results)
+        return
+    kept = results_ahead(current_host(), release["config_sha256"]) if unchanged else None
     failures = []
-    for url, result in zip(gate.urls, gate_results(gate)):
+    for url, result in zip(gate.urls, kept or gate_results(gate)):
         if result.ok:
-            host.log(f"FunASR healthy at {url}: final result in {result.latency_s:.2f}s")
+            host.log(f"FunASR healthy at {url}: final result in {result.latency_s:.2f}s"
+                     + (" (probed with an earlier wave)" if kept else ""))
         else:
             failures.append((url, result))
-    current = read(ReleaseRecord, path=f"{directory}/release.json").get("current") or {}
     if current.get("config_sha256") == release["config_sha256"]:
         if failures:
             yield FunctionCommand(_report_unhealthy, (failures, directory, project), {})

@@ -664,3 +664,41 @@ def test_diff_shows_the_changed_lines_of_a_managed_file_and_never_a_secret():
     assert "server.key" not in text and "c2VjcmV0" not in text
     assert [call for call in host_with_diff.fact_calls if call[0] == "FileContents"] == [
         ("FileContents", {"path": "/opt/funasr/hotwords.txt"})]
+
+
+@pytest.mark.parametrize("record_config, changed_before, age, probes, ahead_log", [
+    # Runs the release, unchanged: probed ahead (wave 1's round), its own gate reuses it.
+    ("new", False, 0, 1, True),
+    # Not yet on the release (an upgrade is coming in its wave): not probed ahead.
+    ("old", False, 0, 1, False),
+    # Changed in this run after the ahead probe: its own gate probes again.
+    ("new", True, 0, 2, False),
+    # The ahead result is older than AHEAD_FRESH_SECONDS: probed again.
+    ("new", False, 61, 2, False),
+])
+def test_a_later_waves_host_already_on_the_release_is_probed_once_ahead(
+        monkeypatch, record_config, changed_before, age, probes, ahead_log):
+    from pyinfra.context import ctx_host
+
+    from funasr_fleet.probe import ProbeResult
+    from helpers import FakeHost
+
+    calls = []
+    result = ProbeResult(url="ws://h:10095", ok=True, stage="done", latency_s=0.1)
+    monkeypatch.setattr(gate_module, "wait_until_healthy", lambda *a, **k: calls.append(1) or result)
+    release = dict(RELEASE) if record_config == "new" else V11
+    fake = FakeHost({"ReleaseRecord": {"current": release},
+                     "ComposeContainers": [dict(running(record_config), started_at="2026-11-27T01:00:00Z")]})
+    clock = [1000.0]
+    monkeypatch.setattr(gate_module.time, "monotonic", lambda: clock[0])
+    arguments = dict(gate=GATE, release=RELEASE, directory="/opt/funasr", project="funasr")
+    with ctx_host.use(fake):
+        assert list(release_healthy._inner(**arguments, ahead=True)) == []
+        assert len(calls) == (1 if record_config == "new" else 0)
+        clock[0] += age
+        if changed_before:
+            done = type("Meta", (), {"executed": True})()
+            fake.state.ops = {fake: {"op": type("Data", (), {"operation_meta": done})()}}
+        list(release_healthy._inner(**arguments))
+    assert len(calls) == probes
+    assert any("probed with an earlier wave" in line for line in fake.logs) == ahead_log

@@ -86,7 +86,10 @@ def test_each_wave_gate_runs_before_the_next_wave_changes_any_host(monkeypatch):
         for host in inventory:
             if host.name in on:
                 applies = state.ops[host][op_hash].global_arguments["_if"]()
-                assert applies == (waves[host.name] == wave), (name, host.name)
+                # The first wave's gate runs on every host: the later waves' hosts that
+                # already run the release are probed ahead, in the same round.
+                ahead = "health gate" in name and wave == 1 and waves[host.name] != 1
+                assert applies == (waves[host.name] == wave or ahead), (name, host.name)
     # Each host carries 3 gates and its own wave's 2 changes: not 3 waves x 3 operations.
     assert {len(state.ops[host]) for host in inventory} == {5}
 
@@ -178,4 +181,5 @@ def test_engine_and_firewall_changes_are_in_each_hosts_wave_after_the_drain_befo
         for host in inventory:
             if op_hash in state.ops[host] and "load balancer" not in name and host.name != "lb1":
                 applies = state.ops[host][op_hash].global_arguments["_if"]()
-                assert applies == (waves[host.name] == wave), (name, host.name)
+                ahead = "health gate" in name and wave == 1 and waves[host.name] != 1
+                assert applies == (waves[host.name] == wave or ahead), (name, host.name)
