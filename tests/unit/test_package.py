@@ -2,6 +2,7 @@
 ``funasr-fleet`` command; every subcommand answers --help."""
 
 import zipfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -32,3 +33,11 @@ def test_every_subcommand_answers_help(command):
 def test_the_top_level_help_lists_every_command():
     result = CliRunner().invoke(cli, ["--help"])
     assert all(f"  {name} " in result.output for name in ("probe", "status", "models", "xiaozhi-config", "lab"))
+
+
+def test_no_module_is_over_400_lines():
+    """One job per module: the package's layout keeps each module short (issue 13)."""
+    package = Path(__file__).resolve().parents[2] / "funasr_fleet"
+    long = {str(path.relative_to(package)): count for path in package.rglob("*.py")
+            if (count := len(path.read_text(encoding="utf-8").splitlines())) > 400}
+    assert not long, long
