@@ -50,8 +50,11 @@ def test_each_model_file_was_downloaded_once_for_the_whole_fleet(lab):
     fetched = subprocess.run([sys.executable, "-m", "funasr_fleet", "models", "fetch",
                               "inventory/lab.py"], cwd=REPO, capture_output=True, text=True)
     assert fetched.returncode == 0, fetched.stderr
-    files = {line.split("@")[0]: int(re.search(r": (\d+) files", line).group(1))
-             for line in fetched.stdout.splitlines()}
+    *revisions, final = fetched.stdout.splitlines()
+    files = {line.split("@")[0]: int(re.search(r": (\d+) files", line).group(1)) for line in revisions}
+    # The final line: nothing from the hub, everything from the cache.
+    assert final.startswith("models: fetched 0 files (0 B) from http://127.0.0.1:"), final
+    assert not final.endswith(" 0 B from cache"), final
     assert len(files) == 8  # 6 of the 2pass set (the LM included) + the GPU set's own ASR and PUNC
     assert {path.split("/api/v1/models/")[1].rsplit("/repo", 1)[0] for path, _ in counts} == set(files)
     assert len(counts) == sum(files.values())
