@@ -30,6 +30,7 @@ import gevent
 from pyinfra import host as current_host
 from pyinfra.connectors.fake import FakeConnector
 from pyinfra.connectors.ssh import SSHConnector
+from pyinfra.connectors.util import CommandOutput, OutputLine
 
 from funasr_fleet.operations import release
 from funasr_fleet.probe import ProbeResult
@@ -93,8 +94,20 @@ def record(path):
 
 def replay(path):
     """Answer each gate from the recording (its results, after its duration); the
-    inventory's @fake hosts answer the recorded commands."""
+    inventory's @fake hosts answer the recorded commands, each looked up by its whole
+    text (pyinfra's fake connector matches substrings, and a fact read alone is a
+    substring of a batch; unrecorded commands succeed with no output, as there)."""
     recorded = json.load(open(path))["probes"][0]
+
+    def lookup(self, command_str):
+        answer = (self.data.get("fake_responses") or {}).get(command_str)
+        if answer is None:
+            return True, CommandOutput([])
+        return answer.get("success", True), CommandOutput(
+            [OutputLine("stdout", line) for line in answer.get("stdout", [])]
+            + [OutputLine("stderr", line) for line in answer.get("stderr", [])])
+
+    FakeConnector._lookup_response = lookup
 
     def replayed_gate(gate):
         gevent.sleep(recorded["seconds"])

@@ -8,7 +8,7 @@ from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
 from ..facts.batch import read, reads
-from ..facts.docker import ComposeContainers
+from ..facts.docker import ComposeProject
 from ..facts.nvidia import EXPORT_MARKER
 from ..facts.release import ReleaseRecord
 from ..gate import gate_results, remember_ahead, results_ahead
@@ -22,7 +22,8 @@ SERVER_LOG_LINES = 5
 
 
 @reads(lambda gate, release, directory, project, **_: [
-    (ReleaseRecord, {"path": f"{directory}/release.json"}), (ComposeContainers, {"project": project})])
+    (ReleaseRecord, {"path": f"{directory}/release.json"}),
+    (ComposeProject, {"project": project, "image": release["image"]})])
 @operation()
 def release_healthy(gate, release, directory, project, ahead=False):
     """
@@ -80,7 +81,8 @@ def release_healthy(gate, release, directory, project, ahead=False):
         if failures:
             yield FunctionCommand(_report_unhealthy, (failures, directory, project), {})
         return
-    containers = read(ComposeContainers, project=project)
+    # The fact compose_up reads too (one read in a host's batch).
+    containers = read(ComposeProject, project=project, image=release["image"])["containers"]
     runs_release = bool(containers) and all(
         container["labels"].get("io.funasr-fleet.config-sha256") == release["config_sha256"]
         for container in containers)

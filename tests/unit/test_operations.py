@@ -257,7 +257,8 @@ def gate_run(monkeypatch, healthy, record, running_config):
                          error="" if healthy else "no final result within 1s")
     monkeypatch.setattr(gate_module, "wait_until_healthy", lambda *args, **kwargs: result)
     facts = {"ReleaseRecord": record,
-             "ComposeContainers": [dict(running(running_config), started_at="2026-11-27T01:00:00Z")]}
+             "ComposeProject": {"containers": [dict(running(running_config), started_at="2026-11-27T01:00:00Z")],
+                                "image_id": "sha256:x"}}
     return run_operation(release_healthy, facts, gate=GATE, release=RELEASE,
                          directory="/opt/funasr", project="funasr")
 
@@ -344,7 +345,7 @@ def test_a_host_left_alone_by_a_stopped_rollout_is_not_failed(monkeypatch):
 
     monkeypatch.setattr(gate_module, "wait_until_healthy", lambda *args, **kwargs: ProbeResult(
         url="ws://h:10095", ok=False, stage="tcp", error="connection refused"))
-    fake = FakeHost({"ReleaseRecord": {}, "ComposeContainers": []})
+    fake = FakeHost({"ReleaseRecord": {}, "ComposeProject": {"containers": [], "image_id": None}})
     fake.state.failed_hosts = {type("Host", (), {"name": "lab-4"})()}
     with ctx_host.use(fake):
         commands = list(release_healthy._inner(gate=GATE, release=RELEASE,
@@ -688,7 +689,9 @@ def test_a_later_waves_host_already_on_the_release_is_probed_once_ahead(
     monkeypatch.setattr(gate_module, "wait_until_healthy", lambda *a, **k: calls.append(1) or result)
     release = dict(RELEASE) if record_config == "new" else V11
     fake = FakeHost({"ReleaseRecord": {"current": release},
-                     "ComposeContainers": [dict(running(record_config), started_at="2026-11-27T01:00:00Z")]})
+                     "ComposeProject": {"containers": [dict(running(record_config),
+                                                                started_at="2026-11-27T01:00:00Z")],
+                                        "image_id": "sha256:x"}})
     clock = [1000.0]
     monkeypatch.setattr(gate_module.time, "monotonic", lambda: clock[0])
     arguments = dict(gate=GATE, release=RELEASE, directory="/opt/funasr", project="funasr")
