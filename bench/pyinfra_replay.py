@@ -96,13 +96,18 @@ def replay(path):
     """Answer each gate from the recording (its results, after its duration); the
     inventory's @fake hosts answer the recorded commands, each looked up by its whole
     text (pyinfra's fake connector matches substrings, and a fact read alone is a
-    substring of a batch; unrecorded commands succeed with no output, as there)."""
+    substring of a batch; unrecorded commands succeed with no output, as there), the
+    n-th time a command is sent with its n-th recorded answer (the last one after that)."""
     recorded = json.load(open(path))["probes"][0]
 
+    sent = Counter()  # (host, command): times sent, to answer as the recording did
+
     def lookup(self, command_str):
-        answer = (self.data.get("fake_responses") or {}).get(command_str)
-        if answer is None:
+        answers = (self.data.get("fake_responses") or {}).get(command_str)
+        if not answers:
             return True, CommandOutput([])
+        sent[self.host.name, command_str] += 1
+        answer = answers[min(sent[self.host.name, command_str], len(answers)) - 1]
         return answer.get("success", True), CommandOutput(
             [OutputLine("stdout", line) for line in answer.get("stdout", [])]
             + [OutputLine("stderr", line) for line in answer.get("stderr", [])])

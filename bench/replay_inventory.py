@@ -9,13 +9,18 @@ import json
 import os
 
 _spec = json.load(open(os.environ["FUNASR_BENCH_INVENTORY"]))
-# Each recorded command's answer, by the command's whole text (bench/pyinfra_replay.py
+# Each recorded command's answers (in the order it got them), by the command's whole text (bench/pyinfra_replay.py
 # looks commands up whole: a fact read alone is a substring of a batch).
 _responses = list(_spec["responses"].items())
 
 
-def _own(answer, pairs):
-    """The recorded ``answer`` with the recorded host's digests replaced by this host's."""
+def _own(answers, pairs):
+    """The recorded ``answers`` with the recorded host's digests replaced by this host's."""
+    return [_own_answer(answer, pairs) for answer in answers]
+
+
+def _own_answer(answer, pairs):
+    """One recorded answer with the recorded host's digests replaced by this host's."""
     def replaced(lines):
         text = "\n".join(lines)
         for old, new in pairs:

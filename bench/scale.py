@@ -133,6 +133,17 @@ def environment(env):
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
 
 
+def responses(commands):
+    """``{command: [answer, ...]}``: each recorded command's answers in the order it got
+    them (a command sent twice may be answered differently, e.g. before and after a
+    container was recreated)."""
+    answers = {}
+    for entry in commands:
+        answers.setdefault(entry["command"], []).append(
+            {"stdout": entry["stdout"], "stderr": entry["stderr"], "success": entry["ok"]})
+    return answers
+
+
 class Replay:
     """A recorded lab host, replayed as a fleet of @fake hosts."""
 
@@ -155,8 +166,7 @@ class Replay:
         commands = [entry for entry in recording["commands"] if entry["host"] == self.host]
         base = {key: value for key, value in self.data.items() if not key.startswith("ssh_")}
         spec = {"data": {**base, **(data or {})},
-                "responses": {entry["command"]: {"stdout": entry["stdout"], "stderr": entry["stderr"],
-                                                 "success": entry["ok"]} for entry in commands},
+                "responses": responses(commands),
                 "delay": statistics.median(entry["seconds"] for entry in commands)}
         (self.work / "recording.json").write_text(json.dumps(recording))
         env = {"FUNASR_BENCH_REPLAY": str(self.work / "recording.json"),

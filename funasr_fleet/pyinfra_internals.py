@@ -26,7 +26,7 @@ each when pyinfra is upgraded. Why each is needed:
   limit raised to the hard one first): ``Config.PARALLEL`` (each host's deploy runs
   with a copy, read by each operation's ``_parallel``) and the greenlet pools
   ``State.pool``/``State.fact_pool`` (sized from it at ``State.init``).
-- `use_fast_operation_order`: pyinfra identifies each operation call by the line
+- `use_fast_pyinfra`: pyinfra identifies each operation call by the line
   numbers of the calling frames (``pyinfra.api.util.get_operation_order_from_stack``),
   which it reads with ``inspect.stack()``: that builds every frame's source context,
   reading and scanning the source files, about 1 ms per frame, 90 ms per host of a
@@ -35,8 +35,12 @@ each when pyinfra is upgraded. Why each is needed:
   module calls it instead (``pyinfra.api.operation.get_operation_order_from_stack``).
   tests/unit/test_pyinfra_internals.py checks both give the same lists. Likewise each
   operation call lists pyinfra's global arguments (``all_global_arguments``), resolving
-  the type hints of their TypedDicts every time (1 ms); the list is fixed once pyinfra
-  is imported, so it is computed once (``pyinfra.api.arguments.all_global_arguments``).
+  the type hints of their TypedDicts every time (1 ms), and each inventory host lists
+  the installed connectors (``get_all_connectors``: a scan of every installed package's
+  entry points, 5 ms, twice per host); both are fixed once pyinfra is imported, so they
+  are computed once (``pyinfra.api.arguments``, ``pyinfra.api.connectors``,
+  ``pyinfra.api.inventory``). pyinfra builds the inventory before it runs deploy.py:
+  the repository's config.py, which pyinfra runs first, calls `use_fast_pyinfra` too.
 - `ssh_exec`: `operations.docker.image_loaded` streams an image tarball of gigabytes
   into ``docker load``. pyinfra's ``run_shell_command`` sends stdin as text lines (a
   newline added to each: binary data would be altered) and ``put_file`` writes the file
@@ -144,13 +148,17 @@ def operation_order(state):
     return lines
 
 
-def use_fast_operation_order():
-    """Make pyinfra's operations read their call site with `operation_order`. (The
-    module by its name: ``pyinfra.api.operation`` is also the decorator's name.)"""
+def use_fast_pyinfra():
+    """Make pyinfra's operations read their call site with `operation_order`, and compute
+    its global argument list and its connector list once. (Modules by their names:
+    ``pyinfra.api.operation`` is also the decorator's name.)"""
     sys.modules["pyinfra.api.operation"].get_operation_order_from_stack = operation_order
-    arguments = sys.modules["pyinfra.api.arguments"]
-    if not hasattr(arguments.all_global_arguments, "cache_info"):
-        arguments.all_global_arguments = functools.cache(arguments.all_global_arguments)
+    for module, name in (("pyinfra.api.arguments", "all_global_arguments"),
+                         ("pyinfra.api.connectors", "get_all_connectors"),
+                         ("pyinfra.api.inventory", "get_all_connectors")):
+        function = getattr(sys.modules[module], name)
+        if not hasattr(function, "cache_info"):
+            setattr(sys.modules[module], name, functools.cache(function))
 
 
 def current_host():

@@ -23,7 +23,7 @@ from ..facts.nvidia import NvidiaGpus
 from ..facts.server import HostAccess
 from ..hub import FetchTally, fetch_models
 from ..images import prepare_tarball
-from ..pyinfra_internals import dry_run, size_parallel_to_fleet, use_fast_operation_order, uses_sudo
+from ..pyinfra_internals import dry_run, size_parallel_to_fleet, use_fast_pyinfra, uses_sudo
 from ..settings import check_inventory, load_settings
 from ..waves import inventory_plan
 from .docker import install_docker
@@ -158,7 +158,7 @@ def converge():
     staging (models, image), then the release wave by wave (engine and firewall changes,
     configuration, containers, health gate, rollback), with the load balancer draining
     each wave."""
-    use_fast_operation_order()
+    use_fast_pyinfra()
     settings = validated_settings()
     # Every host of the run at once (pyinfra's default is 20 per CPU core): a no-op then
     # waits for one round of fact reads and one of each gate's probes, whatever the fleet.
@@ -200,7 +200,7 @@ def rollback():
     """Roll the current host back to its previous release, in the deploy's waves and
     gates, each server drained first where a load balancer is in front (once its data
     and access are checked)."""
-    use_fast_operation_order()
+    use_fast_pyinfra()
     settings = validated_settings()
     size_parallel_to_fleet(state, config)
     check_access(settings)

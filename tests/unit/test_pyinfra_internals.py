@@ -31,12 +31,15 @@ def test_operation_order_is_pyinfras_without_reading_source(monkeypatch, is_cli,
 def test_pyinfra_operations_use_it_once_installed(monkeypatch):
     import sys
 
-    from funasr_fleet.pyinfra_internals import use_fast_operation_order
+    from funasr_fleet.pyinfra_internals import use_fast_pyinfra
 
     module = sys.modules["pyinfra.api.operation"]
     monkeypatch.setattr(module, "get_operation_order_from_stack", get_operation_order_from_stack)
-    use_fast_operation_order()
+    use_fast_pyinfra()
     assert module.get_operation_order_from_stack is operation_order
+    for name, function in (("pyinfra.api.arguments", "all_global_arguments"),
+                           ("pyinfra.api.inventory", "get_all_connectors")):
+        assert hasattr(getattr(sys.modules[name], function), "cache_info"), (name, function)
 
 
 @pytest.mark.parametrize("sudo", [True, False])
