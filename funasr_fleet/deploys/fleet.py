@@ -103,12 +103,13 @@ def check_access(settings):
 
 def prepare_reads(settings):
     """Declare the facts this host's deploy reads while it is prepared (its distribution,
-    and a GPU profile's GPUs), so they are read in one command (`facts.batch`)."""
+    and a GPU profile's GPUs), so they are read in one command (`facts.batch`), and
+    not again when it executes."""
     if settings.is_balancer:
         return
-    want(LinuxDistribution)
+    want(LinuxDistribution, stages=("prepare",))
     if settings.profile.gpu:
-        want(NvidiaGpus)
+        want(NvidiaGpus, stages=("prepare",))
 
 
 # What the control node prepared in this pyinfra run (its State), by what it is.

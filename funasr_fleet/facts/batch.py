@@ -32,6 +32,7 @@ from pyinfra.api import FactBase
 from ..pyinfra_internals import current_host, host_changed, run_stage
 
 MARK = "@@funasr-fleet-fact"
+STAGES = ("prepare", "execute")  # pyinfra's run stages (`pyinfra_internals.run_stage`)
 NO_COMMAND = "##PYINFRA_NOCMD##"  # pyinfra's marker for a fact whose binary is missing
 
 
@@ -121,17 +122,25 @@ class HostReads:
 
     def __init__(self):
         self.wanted = {}  # fact_key -> (cls, kwargs), in declaration order
+        self.stages = {}  # fact_key -> the run stages that read it
         self.answers = {}  # (stage, fact_key) -> value
 
-    def want(self, cls, kwargs):
-        """Declare one read (batched when its command is plain text)."""
+    def want(self, cls, kwargs, stages=STAGES):
+        """Declare one read in ``stages`` (batched when its command is plain text)."""
         if section(cls, kwargs) is not None:
-            self.wanted.setdefault(fact_key(cls, kwargs), (cls, kwargs))
+            key = fact_key(cls, kwargs)
+            self.wanted.setdefault(key, (cls, kwargs))
+            self.stages.setdefault(key, set()).update(stages)
+
+    def wants(self, key, stage):
+        """Whether the read ``key`` was declared for ``stage``."""
+        return stage in self.stages.get(key, ())
 
     def batch(self, stage):
-        """Read every declared fact not yet answered in ``stage``, in one command."""
+        """Read every fact declared for ``stage`` and not yet answered, in one command."""
         # In a stable order: hosts that read the same facts send the same command.
-        missing = sorted((key for key in self.wanted if (stage, key) not in self.answers),
+        missing = sorted((key for key in self.wanted
+                          if self.wants(key, stage) and (stage, key) not in self.answers),
                          key=lambda key: (key[0].__module__, key[0].__name__, repr(key[1])))
         reads = Reads(self.wanted[key] for key in missing)
         results = host.get_fact(FactBatch, reads=reads)
@@ -152,9 +161,11 @@ def host_reads(current=None):
     return _HOSTS.setdefault(current, HostReads())
 
 
-def want(cls, **kwargs):
-    """Declare that the current host's run reads ``cls(**kwargs)`` (see `reads`)."""
-    host_reads().want(cls, kwargs)
+def want(cls, stages=STAGES, **kwargs):
+    """Declare that the current host's run reads ``cls(**kwargs)`` in ``stages`` (see
+    `reads`; deploy code that reads a fact only while deploy.py is prepared declares
+    ``("prepare",)``, so the execution's batch does not read it again)."""
+    host_reads().want(cls, kwargs, stages)
 
 
 def read(cls, **kwargs):
@@ -166,8 +177,8 @@ def read(cls, **kwargs):
     the host; pyinfra counts the change when the operation ends).
     """
     reads, key = host_reads(), fact_key(cls, kwargs)
-    if key in reads.wanted and not host_changed(host.state, host):
-        stage = run_stage(host.state)
+    stage = run_stage(host.state) if key in reads.wanted else None
+    if reads.wants(key, stage) and not host_changed(host.state, host):
         if (stage, key) not in reads.answers:
             reads.batch(stage)
         if (stage, key) in reads.answers:

@@ -177,3 +177,27 @@ def test_read_uses_the_batch_only_when_it_can_be_trusted(monkeypatch, steps, bat
     got, answers = run_reads(monkeypatch, steps, batch_fails)
     assert got == calls
     assert all(answer in ({"a": 1}, {"b": 2}) for answer in answers)
+
+
+def test_a_read_declared_for_the_prepare_stage_only_is_not_read_again_when_executing(monkeypatch):
+    """The distribution and the GPUs are read while deploy.py is prepared; the
+    execution's batch leaves them out (nvidia-smi is slow on a real GPU host)."""
+    sent = []
+
+    class Host(RecordingHost):
+        def get_fact(self, cls, **kwargs):
+            sent.append((cls.__name__, sorted(read_cls.__name__ for read_cls, _ in kwargs.get("reads", ()))))
+            return super().get_fact(cls, **kwargs)
+
+    fake = Host({"JsonFact": {"a": 1}, "OtherJsonFact": {"b": 2}})
+    reads, stage = HostReads(), {"now": "prepare"}
+    monkeypatch.setattr(batch, "host", fake)
+    monkeypatch.setattr(batch, "host_reads", lambda current=None: reads)
+    monkeypatch.setattr(batch, "host_changed", lambda state, host: False)
+    monkeypatch.setattr(batch, "run_stage", lambda state: stage["now"])
+    reads.want(JsonFact, {"which": "x"}, ("prepare",))
+    reads.want(OtherJsonFact, {"which": "y"})
+    assert batch.read(JsonFact, which="x") == {"a": 1}
+    stage["now"] = "execute"
+    assert batch.read(OtherJsonFact, which="y") == {"b": 2}
+    assert sent == [("FactBatch", ["JsonFact", "OtherJsonFact"]), ("FactBatch", ["OtherJsonFact"])]
